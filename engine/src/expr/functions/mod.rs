@@ -1,0 +1,99 @@
+//! The registry of scalar and aggregate functions. Dialect spellings (`DATEDIFF` vs `date_diff`,
+//! `NVL` vs `COALESCE`) are entries with their own semantics, not `if` chains in the binder.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
+
+use crate::error::Result;
+use crate::expr::ColumnarValue;
+
+/// A function's answer to "can you take these argument types?": the types the binder must cast
+/// the arguments to, and the result type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    pub arg_types: Vec<DataType>,
+    pub return_type: DataType,
+}
+
+/// A vectorized scalar function.
+pub trait ScalarFunction: Send + Sync {
+    fn name(&self) -> &str;
+    /// Checks and coerces argument types; the error says which argument is wrong and why.
+    fn signature(&self, args: &[DataType]) -> Result<Signature>;
+    /// Evaluates over a batch of `num_rows` rows; arguments already have `signature`'s types.
+    fn invoke(&self, args: &[ColumnarValue], num_rows: usize) -> Result<ColumnarValue>;
+}
+
+/// An aggregate function (`count`, `sum`, ...), producing accumulators for grouped aggregation.
+pub trait AggregateFunction: Send + Sync {
+    fn name(&self) -> &str;
+    fn signature(&self, args: &[DataType]) -> Result<Signature>;
+    fn accumulator(&self, arg_types: &[DataType], distinct: bool) -> Result<Box<dyn GroupsAccumulator>>;
+}
+
+/// Vectorized per-group aggregate state (one slot per group index), updated a batch at a time.
+/// Workers aggregate partially into their own accumulators; the final phase merges their
+/// `state` into one accumulator with `merge_state`.
+pub trait GroupsAccumulator: Send {
+    /// Adds the rows of `args`: row `i` belongs to group `group_indices[i]`; `total_groups` is
+    /// the number of groups known so far (slots must grow to it).
+    fn update(&mut self, args: &[ArrayRef], group_indices: &[usize], total_groups: usize) -> Result<()>;
+    /// Intermediate state, one row per group (as many arrays as the function needs).
+    fn state(&mut self) -> Result<Vec<ArrayRef>>;
+    /// Merges other accumulators' `state` rows into groups `group_indices`.
+    fn merge_state(&mut self, states: &[ArrayRef], group_indices: &[usize], total_groups: usize) -> Result<()>;
+    /// Final values, one per group.
+    fn evaluate(&mut self) -> Result<ArrayRef>;
+}
+
+/// Name → function. Names are lower-case.
+#[derive(Default)]
+pub struct FunctionRegistry {
+    scalars: HashMap<String, Arc<dyn ScalarFunction>>,
+    aggregates: HashMap<String, Arc<dyn AggregateFunction>>,
+}
+
+impl fmt::Debug for FunctionRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FunctionRegistry")
+            .field("scalars", &self.scalars.len())
+            .field("aggregates", &self.aggregates.len())
+            .finish()
+    }
+}
+
+impl FunctionRegistry {
+    pub fn register_scalar(&mut self, f: Arc<dyn ScalarFunction>) {
+        self.scalars.insert(f.name().to_ascii_lowercase(), f);
+    }
+
+    /// Registers `f` under an extra name (a dialect spelling with identical semantics).
+    pub fn register_scalar_alias(&mut self, alias: &str, f: Arc<dyn ScalarFunction>) {
+        self.scalars.insert(alias.to_ascii_lowercase(), f);
+    }
+
+    pub fn register_aggregate(&mut self, f: Arc<dyn AggregateFunction>) {
+        self.aggregates.insert(f.name().to_ascii_lowercase(), f);
+    }
+
+    pub fn register_aggregate_alias(&mut self, alias: &str, f: Arc<dyn AggregateFunction>) {
+        self.aggregates.insert(alias.to_ascii_lowercase(), f);
+    }
+
+    pub fn scalar(&self, name: &str) -> Option<&Arc<dyn ScalarFunction>> {
+        self.scalars.get(&name.to_ascii_lowercase())
+    }
+
+    pub fn aggregate(&self, name: &str) -> Option<&Arc<dyn AggregateFunction>> {
+        self.aggregates.get(&name.to_ascii_lowercase())
+    }
+
+    /// All registered names (scalar and aggregate), for "did you mean" suggestions.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.scalars.keys().chain(self.aggregates.keys()).map(String::as_str)
+    }
+}

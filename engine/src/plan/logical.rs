@@ -1,0 +1,202 @@
+//! The logical plan: a tree of relational operators whose expressions are bound to their input's
+//! output columns by position. The binder builds it, optimizer rules rewrite it, the physical
+//! planner turns it into pipelines.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use tarn_catalog::{Partition, Table};
+
+use crate::plan::expr::{AggregateExpr, Expr, SortExpr};
+
+/// Join semantics. `Semi`/`Anti` output only the left columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinType {
+    Inner,
+    Left,
+    Right,
+    Full,
+    Cross,
+    Semi,
+    Anti,
+}
+
+/// A scan of a catalog table with what the optimizer pushed into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableScan {
+    pub table: Arc<Table>,
+    /// Every column of the table: data columns, then partition keys (Arrow types).
+    pub table_schema: SchemaRef,
+    /// Output columns, as indices into `table_schema`.
+    pub projection: Vec<usize>,
+    /// Conjuncts the scan must apply exactly, bound to `table_schema` (not to the projection), so
+    /// the scan can read filter-only columns, prune row groups and drop rows before projecting.
+    pub filters: Vec<Expr>,
+    /// Partitions left to read (all of them until partition pruning runs). Empty for
+    /// unpartitioned tables.
+    pub partitions: Vec<Partition>,
+    /// How many partitions pruning removed (for `EXPLAIN`).
+    pub partitions_pruned: usize,
+    /// Output schema (the projected fields of `table_schema`).
+    pub schema: SchemaRef,
+}
+
+/// A logical relational operator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogicalPlan {
+    Scan(TableScan),
+    /// Literal rows (`VALUES`, `SELECT` without `FROM`); expressions are constant.
+    Values { schema: SchemaRef, rows: Vec<Vec<Expr>> },
+    Filter { input: Box<LogicalPlan>, predicate: Expr },
+    Project { input: Box<LogicalPlan>, exprs: Vec<Expr>, schema: SchemaRef },
+    /// Output: the group-by values, then one column per aggregate.
+    Aggregate { input: Box<LogicalPlan>, group_by: Vec<Expr>, aggregates: Vec<AggregateExpr>, schema: SchemaRef },
+    /// Output: left columns then right columns (`Semi`/`Anti`: left only). `on` pairs are
+    /// (expression over left, expression over right) equi-keys; `filter` is a residual predicate
+    /// over the combined left+right columns.
+    Join {
+        left: Box<LogicalPlan>,
+        right: Box<LogicalPlan>,
+        join_type: JoinType,
+        on: Vec<(Expr, Expr)>,
+        filter: Option<Expr>,
+        schema: SchemaRef,
+    },
+    /// `fetch` limits the output to the first rows (top-N) when a `LIMIT` sits on the sort.
+    Sort { input: Box<LogicalPlan>, keys: Vec<SortExpr>, fetch: Option<usize> },
+    Limit { input: Box<LogicalPlan>, skip: usize, fetch: Option<usize> },
+    /// Removes duplicate rows (SQL `DISTINCT`, `UNION` without `ALL`).
+    Distinct { input: Box<LogicalPlan> },
+    /// Concatenation of inputs with identical column types (`UNION ALL`).
+    Union { inputs: Vec<LogicalPlan>, schema: SchemaRef },
+}
+
+impl LogicalPlan {
+    pub fn schema(&self) -> SchemaRef {
+        match self {
+            LogicalPlan::Scan(scan) => scan.schema.clone(),
+            LogicalPlan::Values { schema, .. }
+            | LogicalPlan::Project { schema, .. }
+            | LogicalPlan::Aggregate { schema, .. }
+            | LogicalPlan::Join { schema, .. }
+            | LogicalPlan::Union { schema, .. } => schema.clone(),
+            LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Sort { input, .. }
+            | LogicalPlan::Limit { input, .. }
+            | LogicalPlan::Distinct { input } => input.schema(),
+        }
+    }
+
+    pub fn inputs(&self) -> Vec<&LogicalPlan> {
+        match self {
+            LogicalPlan::Scan(_) | LogicalPlan::Values { .. } => vec![],
+            LogicalPlan::Filter { input, .. }
+            | LogicalPlan::Project { input, .. }
+            | LogicalPlan::Aggregate { input, .. }
+            | LogicalPlan::Sort { input, .. }
+            | LogicalPlan::Limit { input, .. }
+            | LogicalPlan::Distinct { input } => vec![input],
+            LogicalPlan::Join { left, right, .. } => vec![left, right],
+            LogicalPlan::Union { inputs, .. } => inputs.iter().collect(),
+        }
+    }
+
+    /// An empty-input relation producing one row with no columns (`SELECT 1`).
+    pub fn one_row() -> LogicalPlan {
+        LogicalPlan::Values { schema: Arc::new(Schema::empty()), rows: vec![vec![]] }
+    }
+
+    /// Indented tree for `EXPLAIN`.
+    pub fn display_indent(&self) -> String {
+        let mut out = String::new();
+        self.write_indent(&mut out, 0);
+        out
+    }
+
+    fn write_indent(&self, out: &mut String, depth: usize) {
+        out.push_str(&"  ".repeat(depth));
+        out.push_str(&self.to_string());
+        out.push('\n');
+        for input in self.inputs() {
+            input.write_indent(out, depth + 1);
+        }
+    }
+}
+
+fn join_list<T: fmt::Display>(items: &[T]) -> String {
+    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Field names of a schema, for plan display.
+fn field_names(schema: &Schema) -> String {
+    schema.fields().iter().map(|f: &Arc<Field>| f.name().as_str()).collect::<Vec<_>>().join(", ")
+}
+
+impl fmt::Display for LogicalPlan {
+    /// One line per node; column references print as `#i` (position in the input).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogicalPlan::Scan(scan) => {
+                write!(
+                    f,
+                    "Scan {}.{} columns=[{}]",
+                    scan.table.database,
+                    scan.table.name,
+                    field_names(&scan.schema)
+                )?;
+                if !scan.filters.is_empty() {
+                    write!(f, " filters=[{}]", join_list(&scan.filters))?;
+                }
+                if scan.table.is_partitioned() {
+                    write!(
+                        f,
+                        " partitions={}/{}",
+                        scan.partitions.len(),
+                        scan.partitions.len() + scan.partitions_pruned
+                    )?;
+                }
+                Ok(())
+            }
+            LogicalPlan::Values { rows, schema } => write!(f, "Values rows={} columns=[{}]", rows.len(), field_names(schema)),
+            LogicalPlan::Filter { predicate, .. } => write!(f, "Filter {predicate}"),
+            LogicalPlan::Project { exprs, schema, .. } => {
+                let items: Vec<String> =
+                    exprs.iter().zip(schema.fields()).map(|(e, fl)| format!("{e} AS {}", fl.name())).collect();
+                write!(f, "Project [{}]", items.join(", "))
+            }
+            LogicalPlan::Aggregate { group_by, aggregates, .. } => {
+                write!(f, "Aggregate group_by=[{}] aggregates=[{}]", join_list(group_by), join_list(aggregates))
+            }
+            LogicalPlan::Join { join_type, on, filter, .. } => {
+                let keys: Vec<String> = on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
+                write!(f, "Join {join_type:?} on=[{}]", keys.join(", "))?;
+                if let Some(filter) = filter {
+                    write!(f, " filter={filter}")?;
+                }
+                Ok(())
+            }
+            LogicalPlan::Sort { keys, fetch, .. } => {
+                let items: Vec<String> = keys
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            "{} {} NULLS {}",
+                            k.expr,
+                            if k.ascending { "ASC" } else { "DESC" },
+                            if k.nulls_first { "FIRST" } else { "LAST" }
+                        )
+                    })
+                    .collect();
+                write!(f, "Sort [{}]", items.join(", "))?;
+                if let Some(n) = fetch {
+                    write!(f, " fetch={n}")?;
+                }
+                Ok(())
+            }
+            LogicalPlan::Limit { skip, fetch, .. } => write!(f, "Limit skip={skip} fetch={fetch:?}"),
+            LogicalPlan::Distinct { .. } => write!(f, "Distinct"),
+            LogicalPlan::Union { inputs, .. } => write!(f, "Union inputs={}", inputs.len()),
+        }
+    }
+}
