@@ -28,7 +28,9 @@ pub enum CatalogError {
     ProtectedDatabase(String),
     #[error("cannot {0} inside a read-only catalog transaction; use Catalog::write")]
     ReadOnlyTransaction(&'static str),
-    #[error("catalog store at {path} has schema version {found}, newer than this Tarn supports ({supported}); upgrade Tarn")]
+    #[error(
+        "catalog store at {path} has schema version {found}, newer than this Tarn supports ({supported}); upgrade Tarn"
+    )]
     UnsupportedSchema { path: String, found: i64, supported: i64 },
     #[error("invalid location '{location}': {reason}")]
     InvalidLocation { location: String, reason: String },

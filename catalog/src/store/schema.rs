@@ -1,0 +1,97 @@
+//! The SQLite schema of the catalog and its migrations, versioned by `PRAGMA user_version`.
+//!
+//! Names are stored lower-case; columns, partition keys and parameters are JSON text because they
+//! are always read and written whole with their table, never queried inside.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{CatalogError, Result};
+
+/// The schema version this build writes; older files are migrated up on open.
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+/// How long a writer waits for another process's write transaction before giving up. Catalog
+/// transactions are short, so a long wait means a stuck process, not ordinary contention.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Version 1: databases, tables, partitions and the live file lists of local tables.
+const SCHEMA_V1: &str = "
+CREATE TABLE databases (
+    name          TEXT PRIMARY KEY NOT NULL,
+    description   TEXT,
+    location_uri  TEXT,
+    parameters    TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE tables (
+    id                INTEGER PRIMARY KEY,
+    database          TEXT NOT NULL REFERENCES databases(name) ON DELETE CASCADE,
+    name              TEXT NOT NULL,
+    kind              TEXT NOT NULL,
+    location          TEXT NOT NULL,
+    format            TEXT NOT NULL,
+    columns           TEXT NOT NULL,
+    serde_parameters  TEXT NOT NULL,
+    partition_keys    TEXT NOT NULL,
+    parameters        TEXT NOT NULL,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    version           INTEGER NOT NULL,
+    UNIQUE (database, name)
+);
+CREATE TABLE partitions (
+    table_id     INTEGER NOT NULL REFERENCES tables(id) ON DELETE CASCADE,
+    part_values  TEXT NOT NULL,
+    location     TEXT NOT NULL,
+    parameters   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (table_id, part_values)
+);
+CREATE TABLE table_files (
+    table_id    INTEGER NOT NULL REFERENCES tables(id) ON DELETE CASCADE,
+    path        TEXT NOT NULL,
+    size_bytes  INTEGER NOT NULL,
+    row_count   INTEGER NOT NULL,
+    UNIQUE (table_id, path)
+);
+";
+
+/// Opens the SQLite file with the settings every connection needs and brings its schema up to
+/// [`SCHEMA_VERSION`].
+pub(super) fn open_connection(path: &Path, path_text: &str) -> Result<Connection> {
+    let store_err = |source| CatalogError::Store { path: path_text.to_string(), source };
+    let mut conn = Connection::open(path).map_err(store_err)?;
+    // The busy timeout first: switching to WAL and migrating take locks another process may hold.
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(store_err)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(store_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(CatalogError::Corrupt(format!(
+            "{path_text}: cannot switch to WAL journal mode (got '{mode}'); is the file on a \
+             network file system?"
+        )));
+    }
+    conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(store_err)?;
+    migrate(&mut conn, path_text)?;
+    Ok(conn)
+}
+
+/// Applies the missing migrations in one write transaction, so two processes opening a new home
+/// at once migrate it exactly once.
+fn migrate(conn: &mut Connection, path_text: &str) -> Result<()> {
+    let store_err = |source| CatalogError::Store { path: path_text.to_string(), source };
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store_err)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(store_err)?;
+    if found > SCHEMA_VERSION {
+        return Err(CatalogError::UnsupportedSchema { path: path_text.to_string(), found, supported: SCHEMA_VERSION });
+    }
+    if found < 1 {
+        tx.execute_batch(SCHEMA_V1).map_err(store_err)?;
+    }
+    if found < SCHEMA_VERSION {
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")).map_err(store_err)?;
+    }
+    tx.commit().map_err(store_err)
+}
