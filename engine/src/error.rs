@@ -37,6 +37,23 @@ pub enum EngineError {
     Execution(String),
     #[error("query cancelled")]
     Cancelled,
+    /// A broken invariant inside Tarn (e.g. an optimizer rule produced an inconsistent plan): a bug
+    /// to report, not a user error.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The scheduler's signal to a source that its pipeline needs no more batches (a satisfied
+    /// `LIMIT`, or another worker failed); the scheduler consumes it, so it never reaches a user.
+    #[error("pipeline stopped early")]
+    PipelineStopped,
+    /// Division or modulo by zero (an error, as in Redshift; DuckDB would return NULL).
+    #[error("division by zero")]
+    DivisionByZero,
+    /// Arithmetic whose result does not fit its type; `operation` names it ("Int32 * Int32").
+    #[error("numeric overflow in {operation}")]
+    NumericOverflow { operation: String },
+    /// `CAST` of a value that has no meaning in the target type (`'abc'::int`).
+    #[error("cannot cast {value} to {to}")]
+    InvalidCast { value: String, to: String },
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

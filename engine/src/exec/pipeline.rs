@@ -5,7 +5,7 @@
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -54,6 +54,8 @@ pub trait Source: Send + Sync {
 pub trait Morsels: Send + Sync {
     fn count(&self) -> usize;
     /// Reads morsel `index`, pushing its batches (of about `ctx.batch_size` rows) into `out`.
+    /// When `out` fails the source stops reading and returns that error unchanged: this is how
+    /// the scheduler stops a morsel early (a satisfied `LIMIT`, another worker's error).
     fn read(&self, index: usize, ctx: &ExecContext, out: &mut dyn FnMut(RecordBatch) -> Result<()>) -> Result<()>;
 }
 
@@ -78,6 +80,11 @@ pub trait Sink: Send + Sync {
     /// Produces the sink's output once every worker has combined.
     fn finalize(&self) -> Result<Vec<RecordBatch>>;
     fn describe(&self) -> String;
+    /// Whether the sink needs no more input (a satisfied `LIMIT`); the scheduler then stops the
+    /// pipeline's sources instead of reading to the end.
+    fn is_satisfied(&self) -> bool {
+        false
+    }
 }
 
 /// Per-worker sink state.
@@ -85,4 +92,15 @@ pub trait LocalSink: Send {
     fn sink(&mut self, batch: RecordBatch) -> Result<()>;
     /// For `Sink::combine` to recover its concrete type.
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+/// Recovers a sink's own local state type in `Sink::combine`.
+pub(crate) fn downcast_local<T: 'static>(local: Box<dyn LocalSink>) -> Result<Box<T>> {
+    local.into_any().downcast::<T>().map_err(|_| EngineError::execution("a sink received another sink's local state"))
+}
+
+/// Locks shared sink or operator state; a poisoned lock means a worker panicked, reported as an
+/// error rather than a second panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+    mutex.lock().map_err(|_| EngineError::execution("a worker panicked while holding shared query state"))
 }

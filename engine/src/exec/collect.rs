@@ -1,0 +1,64 @@
+//! The sink that keeps every batch: a query's result, and the materialised input of a pipeline
+//! that must not be fed by several pipelines at once (a union under a right-join probe).
+
+use std::any::Any;
+use std::sync::Mutex;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+use crate::error::Result;
+use crate::exec::pipeline::{downcast_local, lock, LocalSink, Sink};
+use crate::exec::rebatch::coalesce;
+
+/// Collects batches in arrival order (workers' batches follow one another in combine order, so a
+/// pipeline run in order keeps its order).
+pub struct CollectSink {
+    schema: SchemaRef,
+    batch_size: usize,
+    label: &'static str,
+    batches: Mutex<Vec<RecordBatch>>,
+}
+
+impl CollectSink {
+    /// `label` is what `EXPLAIN` prints (`Result`, `Materialize`).
+    pub fn new(schema: SchemaRef, batch_size: usize, label: &'static str) -> CollectSink {
+        CollectSink { schema, batch_size, label, batches: Mutex::new(Vec::new()) }
+    }
+}
+
+struct CollectLocal {
+    batches: Vec<RecordBatch>,
+}
+
+impl LocalSink for CollectLocal {
+    fn sink(&mut self, batch: RecordBatch) -> Result<()> {
+        self.batches.push(batch);
+        Ok(())
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+impl Sink for CollectSink {
+    fn local(&self) -> Box<dyn LocalSink> {
+        Box::new(CollectLocal { batches: Vec::new() })
+    }
+
+    fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {
+        let local = downcast_local::<CollectLocal>(local)?;
+        lock(&self.batches)?.extend(local.batches);
+        Ok(())
+    }
+
+    fn finalize(&self) -> Result<Vec<RecordBatch>> {
+        let batches = std::mem::take(&mut *lock(&self.batches)?);
+        coalesce(&self.schema, batches, self.batch_size)
+    }
+
+    fn describe(&self) -> String {
+        self.label.to_string()
+    }
+}

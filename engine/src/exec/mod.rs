@@ -1,0 +1,22 @@
+//! Physical execution: pipelines of sources, operators and sinks on the rayon pool.
+
+pub mod collect;
+pub mod filter;
+pub mod hash_aggregate;
+pub mod hash_join;
+pub mod join_table;
+pub mod limit;
+pub mod memory;
+pub mod physical_plan;
+pub mod pipeline;
+pub mod planner;
+pub mod project;
+pub mod rebatch;
+pub mod scheduler;
+pub mod sort;
+#[cfg(test)]
+mod testing;
+pub mod values;
+
+pub use physical_plan::{PhysicalPlan, Pipeline, PipelineInput, Stage};
+pub use pipeline::{ExecContext, LocalSink, Morsels, Operator, Sink, Source};

@@ -1,0 +1,732 @@
+//! The physical planner: decomposes a logical plan into pipelines at its breakers (aggregate,
+//! join build, sort, distinct, limit, the result) and runs them children first. Streaming nodes
+//! (filter, project, join probe) become operators inside the pipeline of their input; a union
+//! becomes several pipelines feeding the consumer's sink. Decomposition and running are separate
+//! steps, so `EXPLAIN` prints exactly the pipelines that would run.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{EngineError, Result};
+use crate::exec::collect::CollectSink;
+use crate::exec::filter::FilterOperator;
+use crate::exec::hash_aggregate::{AggregateCall, HashAggregateSink};
+use crate::exec::hash_join::{hash_join, JoinSpec};
+use crate::exec::limit::LimitSink;
+use crate::exec::physical_plan::{PhysicalPlan, Pipeline, PipelineInput, Stage};
+use crate::exec::pipeline::{ExecContext, Operator, Sink};
+use crate::exec::project::ProjectOperator;
+use crate::exec::scheduler::run_plan;
+use crate::exec::sort::{SortKey, SortSink};
+use crate::exec::values::ValuesSource;
+use crate::expr::planner::create_physical_expr;
+use crate::expr::PhysicalExprRef;
+use crate::io::table_scan::TableScanSource;
+use crate::plan::{AggregateExpr, Expr, JoinType, LogicalPlan, SortExpr};
+
+/// Runs `plan` to completion: its output schema and result batches (in order when the plan
+/// sorts).
+pub fn execute(plan: &LogicalPlan, ctx: &ExecContext) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let physical = create_physical_plan(plan, ctx)?;
+    let batches = run_plan(&physical, ctx)?;
+    Ok((physical.schema, batches))
+}
+
+/// The physical pipelines of `plan`, one line per source, operator and sink.
+pub fn explain(plan: &LogicalPlan, ctx: &ExecContext) -> Result<String> {
+    Ok(create_physical_plan(plan, ctx)?.to_string())
+}
+
+/// Decomposes `plan` into stages of pipelines without running anything.
+pub fn create_physical_plan(plan: &LogicalPlan, ctx: &ExecContext) -> Result<PhysicalPlan> {
+    let mut planner = PhysicalPlanner { ctx, stages: Vec::new() };
+    let schema = plan.schema();
+    let pipelines = planner.plan(plan)?;
+    let result_is_last_stage = matches!(
+        pipelines.as_slice(),
+        [Pipeline { input: PipelineInput::Stage { index, .. }, operators, .. }]
+            if operators.is_empty() && *index + 1 == planner.stages.len()
+    );
+    if !result_is_last_stage {
+        let sink = CollectSink::new(schema.clone(), ctx.batch_size, "Result");
+        planner.add_stage(pipelines, Arc::new(sink), true);
+    }
+    Ok(PhysicalPlan { stages: planner.stages, schema })
+}
+
+struct PhysicalPlanner<'a> {
+    ctx: &'a ExecContext,
+    stages: Vec<Stage>,
+}
+
+impl PhysicalPlanner<'_> {
+    /// The pipelines producing `plan`'s rows, not yet ending in a sink; the stages they read
+    /// from are added to `self.stages` first.
+    fn plan(&mut self, plan: &LogicalPlan) -> Result<Vec<Pipeline>> {
+        match plan {
+            LogicalPlan::Scan(scan) => Ok(vec![source_pipeline(Arc::new(TableScanSource::new(scan)?))]),
+            LogicalPlan::Values { schema, rows } => {
+                Ok(vec![source_pipeline(Arc::new(ValuesSource::try_new(schema.clone(), rows, &self.ctx.functions)?))])
+            }
+            LogicalPlan::Filter { input, predicate } => {
+                let schema = input.schema();
+                let operator = FilterOperator::new(self.expr(predicate, &schema)?, schema);
+                let pipelines = self.plan(input)?;
+                Ok(with_operator(pipelines, Arc::new(operator)))
+            }
+            LogicalPlan::Project { input, exprs, schema } => {
+                let exprs = self.exprs(exprs, &input.schema())?;
+                let pipelines = self.plan(input)?;
+                Ok(with_operator(pipelines, Arc::new(ProjectOperator::new(exprs, schema.clone()))))
+            }
+            LogicalPlan::Aggregate { input, group_by, aggregates, schema } => {
+                self.plan_aggregate(input, group_by, aggregates, schema.clone())
+            }
+            LogicalPlan::Distinct { input } => {
+                let schema = input.schema();
+                let group_by: Vec<Expr> = (0..schema.fields().len()).map(Expr::Column).collect();
+                self.plan_aggregate(input, &group_by, &[], schema)
+            }
+            LogicalPlan::Join { left, right, join_type, on, filter, schema } => {
+                self.plan_join(left, right, *join_type, on, filter.as_ref(), schema.clone())
+            }
+            LogicalPlan::Sort { input, keys, fetch } => self.plan_sort(input, keys, 0, *fetch),
+            LogicalPlan::Limit { input, skip, fetch } => match input.as_ref() {
+                // LIMIT over a sort keeps the sort's first rows: the sort sink applies it.
+                LogicalPlan::Sort { input: sorted, keys, fetch: sort_fetch } => {
+                    let end =
+                        fetch.map_or(usize::MAX, |f| skip.saturating_add(f)).min(sort_fetch.unwrap_or(usize::MAX));
+                    let fetch = (end != usize::MAX).then(|| end.saturating_sub(*skip));
+                    self.plan_sort(sorted, keys, *skip, fetch)
+                }
+                _ => {
+                    let schema = input.schema();
+                    let pipelines = self.plan(input)?;
+                    let preserve_order = pipelines.iter().all(|p| p.preserve_order);
+                    let sink = LimitSink::new(schema.clone(), *skip, *fetch, self.ctx.batch_size);
+                    let index = self.add_stage(pipelines, Arc::new(sink), true);
+                    Ok(vec![stage_pipeline(index, schema, preserve_order)])
+                }
+            },
+            LogicalPlan::Union { inputs, schema } => {
+                let mut pipelines = Vec::new();
+                for input in inputs {
+                    let mut branch = self.plan(input)?;
+                    if input.schema().fields() != schema.fields() {
+                        // Same column types by construction; the rename makes every branch's
+                        // batches carry the union's column names.
+                        let columns: Vec<Expr> = (0..schema.fields().len()).map(Expr::Column).collect();
+                        let rename = ProjectOperator::new(self.exprs(&columns, &input.schema())?, schema.clone());
+                        branch = with_operator(branch, Arc::new(rename));
+                    }
+                    pipelines.extend(branch);
+                }
+                Ok(pipelines)
+            }
+        }
+    }
+
+    fn plan_aggregate(
+        &mut self,
+        input: &LogicalPlan,
+        group_by: &[Expr],
+        aggregates: &[AggregateExpr],
+        schema: SchemaRef,
+    ) -> Result<Vec<Pipeline>> {
+        let input_schema = input.schema();
+        let group_exprs = self.exprs(group_by, &input_schema)?;
+        let calls = aggregates.iter().map(|a| self.aggregate_call(a, &input_schema)).collect::<Result<Vec<_>>>()?;
+        let sink = HashAggregateSink::try_new(group_exprs, calls, schema.clone(), self.ctx.batch_size)?;
+        let pipelines = self.plan(input)?;
+        let index = self.add_stage(pipelines, Arc::new(sink), false);
+        Ok(vec![stage_pipeline(index, schema, false)])
+    }
+
+    fn aggregate_call(&self, aggregate: &AggregateExpr, input: &Schema) -> Result<AggregateCall> {
+        let function = self
+            .ctx
+            .functions
+            .aggregate(&aggregate.name)
+            .ok_or_else(|| EngineError::plan(format!("aggregate function {} does not exist", aggregate.name)))?
+            .clone();
+        let args = self.exprs(&aggregate.args, input)?;
+        let arg_types = args.iter().map(|a| a.data_type().clone()).collect();
+        let filter = aggregate.filter.as_deref().map(|f| self.expr(f, input)).transpose()?;
+        Ok(AggregateCall {
+            function,
+            args,
+            arg_types,
+            distinct: aggregate.distinct,
+            filter,
+            display: aggregate.to_string(),
+        })
+    }
+
+    fn plan_sort(
+        &mut self,
+        input: &LogicalPlan,
+        keys: &[SortExpr],
+        skip: usize,
+        fetch: Option<usize>,
+    ) -> Result<Vec<Pipeline>> {
+        let schema = input.schema();
+        let keys = keys
+            .iter()
+            .map(|k| {
+                Ok(SortKey { expr: self.expr(&k.expr, &schema)?, ascending: k.ascending, nulls_first: k.nulls_first })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let sink = SortSink::try_new(keys, schema.clone(), skip, fetch, self.ctx.batch_size)?;
+        let pipelines = self.plan(input)?;
+        let index = self.add_stage(pipelines, Arc::new(sink), false);
+        Ok(vec![stage_pipeline(index, schema, true)])
+    }
+
+    /// The right input feeds the build sink in its own stage; the probe joins the left input's
+    /// pipelines. Right and full joins emit unmatched build rows once after the whole probe
+    /// side, so a probe side of several pipelines (a union) is materialised into one first.
+    fn plan_join(
+        &mut self,
+        left: &LogicalPlan,
+        right: &LogicalPlan,
+        join_type: JoinType,
+        on: &[(Expr, Expr)],
+        filter: Option<&Expr>,
+        schema: SchemaRef,
+    ) -> Result<Vec<Pipeline>> {
+        let (left_schema, right_schema) = (left.schema(), right.schema());
+        let left_keys = on.iter().map(|(l, _)| self.expr(l, &left_schema)).collect::<Result<Vec<_>>>()?;
+        let right_keys = on.iter().map(|(_, r)| self.expr(r, &right_schema)).collect::<Result<Vec<_>>>()?;
+        let pair_fields: Vec<_> = left_schema.fields().iter().chain(right_schema.fields()).cloned().collect();
+        let filter = filter.map(|f| self.expr(f, &Schema::new(pair_fields))).transpose()?;
+        let spec = JoinSpec {
+            join_type,
+            left_keys,
+            right_keys,
+            filter,
+            left_schema: left_schema.clone(),
+            right_schema,
+            schema,
+        };
+        let (build, probe) = hash_join(spec, self.ctx.batch_size);
+        let build_pipelines = self.plan(right)?;
+        self.add_stage(build_pipelines, Arc::new(build), false);
+        let mut probe_pipelines = self.plan(left)?;
+        if matches!(join_type, JoinType::Right | JoinType::Full) && probe_pipelines.len() > 1 {
+            let sink = CollectSink::new(left_schema.clone(), self.ctx.batch_size, "Materialize");
+            let index = self.add_stage(probe_pipelines, Arc::new(sink), false);
+            probe_pipelines = vec![stage_pipeline(index, left_schema, false)];
+        }
+        Ok(with_operator(probe_pipelines, Arc::new(probe)))
+    }
+
+    /// Adds a stage and returns its index. Pipelines into a sink that ignores arrival order run
+    /// fully parallel even when their input was ordered.
+    fn add_stage(&mut self, mut pipelines: Vec<Pipeline>, sink: Arc<dyn Sink>, keeps_order: bool) -> usize {
+        if !keeps_order {
+            pipelines.iter_mut().for_each(|p| p.preserve_order = false);
+        }
+        self.stages.push(Stage { pipelines, sink });
+        self.stages.len() - 1
+    }
+
+    fn expr(&self, expr: &Expr, input: &Schema) -> Result<PhysicalExprRef> {
+        create_physical_expr(expr, input, &self.ctx.functions)
+    }
+
+    fn exprs(&self, exprs: &[Expr], input: &Schema) -> Result<Vec<PhysicalExprRef>> {
+        exprs.iter().map(|e| self.expr(e, input)).collect()
+    }
+}
+
+fn source_pipeline(source: Arc<dyn crate::exec::pipeline::Source>) -> Pipeline {
+    Pipeline { input: PipelineInput::Source(source), operators: vec![], preserve_order: false }
+}
+
+fn stage_pipeline(index: usize, schema: SchemaRef, preserve_order: bool) -> Pipeline {
+    Pipeline { input: PipelineInput::Stage { index, schema }, operators: vec![], preserve_order }
+}
+
+/// Appends `operator` to every pipeline (the branches of a union share it).
+fn with_operator(mut pipelines: Vec<Pipeline>, operator: Arc<dyn Operator>) -> Vec<Pipeline> {
+    for pipeline in &mut pipelines {
+        pipeline.operators.push(operator.clone());
+    }
+    pipelines
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::datatypes::{DataType, Field};
+
+    use super::*;
+    use crate::exec::testing::{builtin_context, context, on_pool, rows, sorted_rows};
+    use crate::plan::{BinaryOp, ScalarValue};
+
+    fn int(v: i64) -> ScalarValue {
+        ScalarValue::Int64(Some(v))
+    }
+
+    fn text(v: &str) -> ScalarValue {
+        ScalarValue::Utf8(Some(v.to_string()))
+    }
+
+    fn schema(columns: &[(&str, DataType)]) -> SchemaRef {
+        Arc::new(Schema::new(columns.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect::<Vec<_>>()))
+    }
+
+    fn table(columns: &[(&str, DataType)], rows: Vec<Vec<ScalarValue>>) -> LogicalPlan {
+        let rows = rows.into_iter().map(|r| r.into_iter().map(Expr::Literal).collect()).collect();
+        LogicalPlan::Values { schema: schema(columns), rows }
+    }
+
+    fn col(i: usize) -> Expr {
+        Expr::Column(i)
+    }
+
+    fn lit(v: ScalarValue) -> Expr {
+        Expr::Literal(v)
+    }
+
+    fn agg(name: &str, args: Vec<Expr>) -> AggregateExpr {
+        AggregateExpr { name: name.into(), args, distinct: false, filter: None, return_type: DataType::Int64 }
+    }
+
+    /// Runs on a pool of four workers with `batch_size`-row morsels.
+    fn run(plan: &LogicalPlan, batch_size: usize) -> Vec<RecordBatch> {
+        let ctx = context(batch_size);
+        on_pool(4, || execute(plan, &ctx)).unwrap().1
+    }
+
+    /// `n` rows (a Int64 = i or NULL every tenth row, g Int64 = i % 7, s Utf8 = "s{i % 3}").
+    fn numbers(n: i64) -> LogicalPlan {
+        let rows = (0..n)
+            .map(|i| {
+                let a = if i % 10 == 9 { ScalarValue::Int64(None) } else { int(i) };
+                vec![a, int(i % 7), text(&format!("s{}", i % 3))]
+            })
+            .collect();
+        table(&[("a", DataType::Int64), ("g", DataType::Int64), ("s", DataType::Utf8)], rows)
+    }
+
+    #[test]
+    fn filter_then_project() {
+        let input = numbers(50);
+        let predicate =
+            Expr::binary(col(0), BinaryOp::Gt, lit(int(30))).and(Expr::binary(col(2), BinaryOp::Eq, lit(text("s1"))));
+        let filter = LogicalPlan::Filter { input: Box::new(input), predicate };
+        let plan = LogicalPlan::Project {
+            input: Box::new(filter),
+            exprs: vec![Expr::binary(col(0), BinaryOp::Plus, lit(int(1000))), col(2)],
+            schema: schema(&[("b", DataType::Int64), ("s", DataType::Utf8)]),
+        };
+        let expected: Vec<String> =
+            (31..50).filter(|i| i % 3 == 1 && i % 10 != 9).map(|i| format!("{}|s1", i + 1000)).collect();
+        assert_eq!(sorted_rows(&run(&plan, 4)), expected);
+    }
+
+    #[test]
+    fn aggregation_merges_groups_across_workers() {
+        let n = 1000;
+        let mut sum_over_500 = agg("sum", vec![col(0)]);
+        sum_over_500.filter = Some(Box::new(Expr::binary(col(0), BinaryOp::Gt, lit(int(500)))));
+        let mut distinct = agg("count", vec![Expr::binary(col(0), BinaryOp::Modulo, lit(int(4)))]);
+        distinct.distinct = true;
+        let plan = LogicalPlan::Aggregate {
+            input: Box::new(numbers(n)),
+            group_by: vec![col(1), col(2)],
+            aggregates: vec![
+                agg("count", vec![]),
+                agg("count", vec![col(0)]),
+                agg("sum", vec![col(0)]),
+                sum_over_500,
+                distinct,
+            ],
+            schema: schema(&[
+                ("g", DataType::Int64),
+                ("s", DataType::Utf8),
+                ("n", DataType::Int64),
+                ("na", DataType::Int64),
+                ("sa", DataType::Int64),
+                ("big", DataType::Int64),
+                ("d", DataType::Int64),
+            ]),
+        };
+        let mut expected = Vec::new();
+        for g in 0..7 {
+            for s in 0..3 {
+                let members: Vec<i64> = (0..n).filter(|i| i % 7 == g && i % 3 == s).collect();
+                let values: Vec<i64> = members.iter().copied().filter(|i| i % 10 != 9).collect();
+                let big: Vec<i64> = values.iter().copied().filter(|v| *v > 500).collect();
+                let big = if big.is_empty() { "NULL".to_string() } else { big.iter().sum::<i64>().to_string() };
+                let distinct: std::collections::BTreeSet<i64> = values.iter().map(|v| v % 4).collect();
+                expected.push(format!(
+                    "{g}|s{s}|{}|{}|{}|{big}|{}",
+                    members.len(),
+                    values.len(),
+                    values.iter().sum::<i64>(),
+                    distinct.len()
+                ));
+            }
+        }
+        expected.sort();
+        assert_eq!(sorted_rows(&run(&plan, 16)), expected);
+    }
+
+    #[test]
+    fn aggregate_without_group_by_on_empty_input_is_one_row() {
+        let empty = table(&[("a", DataType::Int64)], vec![]);
+        let plan = LogicalPlan::Aggregate {
+            input: Box::new(empty.clone()),
+            group_by: vec![],
+            aggregates: vec![agg("count", vec![]), agg("sum", vec![col(0)])],
+            schema: schema(&[("n", DataType::Int64), ("s", DataType::Int64)]),
+        };
+        assert_eq!(rows(&run(&plan, 8)), vec!["0|NULL"]);
+        let grouped = LogicalPlan::Aggregate {
+            input: Box::new(empty),
+            group_by: vec![col(0)],
+            aggregates: vec![agg("count", vec![])],
+            schema: schema(&[("a", DataType::Int64), ("n", DataType::Int64)]),
+        };
+        assert!(rows(&run(&grouped, 8)).is_empty());
+    }
+
+    #[test]
+    fn count_star_over_many_morsels() {
+        let plan = LogicalPlan::Aggregate {
+            input: Box::new(numbers(777)),
+            group_by: vec![],
+            aggregates: vec![agg("count", vec![])],
+            schema: schema(&[("n", DataType::Int64)]),
+        };
+        assert_eq!(rows(&run(&plan, 10)), vec!["777"]);
+    }
+
+    fn left_table() -> LogicalPlan {
+        let rows = vec![
+            vec![int(1), text("a")],
+            vec![int(2), text("b")],
+            vec![int(2), text("b2")],
+            vec![ScalarValue::Int64(None), text("n")],
+            vec![int(4), text("d")],
+        ];
+        table(&[("k", DataType::Int64), ("lv", DataType::Utf8)], rows)
+    }
+
+    fn right_table() -> LogicalPlan {
+        let rows = vec![
+            vec![int(2), text("x")],
+            vec![int(2), text("y")],
+            vec![int(3), text("z")],
+            vec![ScalarValue::Int64(None), text("rn")],
+            vec![int(4), text("w")],
+        ];
+        table(&[("rk", DataType::Int64), ("rv", DataType::Utf8)], rows)
+    }
+
+    fn join(join_type: JoinType, on: Vec<(Expr, Expr)>, filter: Option<Expr>) -> LogicalPlan {
+        let columns: &[(&str, DataType)] = if matches!(join_type, JoinType::Semi | JoinType::Anti) {
+            &[("k", DataType::Int64), ("lv", DataType::Utf8)]
+        } else {
+            &[("k", DataType::Int64), ("lv", DataType::Utf8), ("rk", DataType::Int64), ("rv", DataType::Utf8)]
+        };
+        LogicalPlan::Join {
+            left: Box::new(left_table()),
+            right: Box::new(right_table()),
+            join_type,
+            on,
+            filter,
+            schema: schema(columns),
+        }
+    }
+
+    fn equi_join(join_type: JoinType) -> Vec<String> {
+        sorted_rows(&run(&join(join_type, vec![(col(0), col(0))], None), 2))
+    }
+
+    fn sorted(rows: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+        out.sort();
+        out
+    }
+
+    const INNER: [&str; 5] = ["2|b|2|x", "2|b|2|y", "2|b2|2|x", "2|b2|2|y", "4|d|4|w"];
+
+    #[test]
+    fn inner_join_skips_null_keys() {
+        assert_eq!(equi_join(JoinType::Inner), sorted(&INNER));
+    }
+
+    #[test]
+    fn outer_joins_pad_unmatched_rows() {
+        let left_extra = ["1|a|NULL|NULL", "NULL|n|NULL|NULL"];
+        let right_extra = ["NULL|NULL|3|z", "NULL|NULL|NULL|rn"];
+        assert_eq!(equi_join(JoinType::Left), sorted(&[&INNER[..], &left_extra[..]].concat()));
+        assert_eq!(equi_join(JoinType::Right), sorted(&[&INNER[..], &right_extra[..]].concat()));
+        assert_eq!(equi_join(JoinType::Full), sorted(&[&INNER[..], &left_extra[..], &right_extra[..]].concat()));
+    }
+
+    #[test]
+    fn semi_and_anti_joins_output_left_rows_once() {
+        assert_eq!(equi_join(JoinType::Semi), sorted(&["2|b", "2|b2", "4|d"]));
+        assert_eq!(equi_join(JoinType::Anti), sorted(&["1|a", "NULL|n"]));
+    }
+
+    #[test]
+    fn residual_failures_count_as_unmatched_in_outer_joins() {
+        let not_x = Expr::binary(col(3), BinaryOp::NotEq, lit(text("x")));
+        let left = run(&join(JoinType::Left, vec![(col(0), col(0))], Some(not_x.clone())), 2);
+        assert_eq!(
+            sorted_rows(&left),
+            sorted(&["2|b|2|y", "2|b2|2|y", "4|d|4|w", "1|a|NULL|NULL", "NULL|n|NULL|NULL"])
+        );
+
+        let only_b = Expr::binary(col(1), BinaryOp::Eq, lit(text("b")));
+        let full = run(&join(JoinType::Full, vec![(col(0), col(0))], Some(only_b)), 2);
+        let expected = [
+            "2|b|2|x",
+            "2|b|2|y",
+            "1|a|NULL|NULL",
+            "2|b2|NULL|NULL",
+            "NULL|n|NULL|NULL",
+            "4|d|NULL|NULL",
+            "NULL|NULL|3|z",
+            "NULL|NULL|NULL|rn",
+            "NULL|NULL|4|w",
+        ];
+        assert_eq!(sorted_rows(&full), sorted(&expected));
+
+        let semi = run(&join(JoinType::Semi, vec![(col(0), col(0))], Some(not_x.clone())), 2);
+        assert_eq!(sorted_rows(&semi), sorted(&["2|b", "2|b2", "4|d"]));
+        let anti_only_y = Expr::binary(col(3), BinaryOp::Eq, lit(text("y")));
+        let anti = run(&join(JoinType::Anti, vec![(col(0), col(0))], Some(anti_only_y)), 2);
+        assert_eq!(sorted_rows(&anti), sorted(&["1|a", "NULL|n", "4|d"]));
+    }
+
+    #[test]
+    fn joins_without_equi_keys_use_a_nested_loop() {
+        let cross = run(&join(JoinType::Cross, vec![], None), 2);
+        assert_eq!(rows(&cross).len(), 25);
+        let less = Expr::binary(col(0), BinaryOp::Lt, col(2));
+        let inner = run(&join(JoinType::Inner, vec![], Some(less.clone())), 2);
+        let expected = ["1|a|2|x", "1|a|2|y", "1|a|3|z", "1|a|4|w", "2|b|3|z", "2|b|4|w", "2|b2|3|z", "2|b2|4|w"];
+        assert_eq!(sorted_rows(&inner), sorted(&expected));
+        let left = run(&join(JoinType::Left, vec![], Some(less)), 2);
+        let with_unmatched = [&expected[..], &["NULL|n|NULL|NULL", "4|d|NULL|NULL"][..]].concat();
+        assert_eq!(sorted_rows(&left), sorted(&with_unmatched));
+    }
+
+    #[test]
+    fn join_on_key_expressions() {
+        // ON l.k + 1 = r.rk
+        let on = vec![(Expr::binary(col(0), BinaryOp::Plus, lit(int(1))), col(0))];
+        let result = run(&join(JoinType::Inner, on, None), 2);
+        assert_eq!(sorted_rows(&result), sorted(&["1|a|2|x", "1|a|2|y", "2|b|3|z", "2|b2|3|z"]));
+    }
+
+    /// Rows (a, b) with NULLs in both, spread over several morsels.
+    fn unsorted() -> LogicalPlan {
+        let a = |v: Option<i64>| ScalarValue::Int64(v);
+        let b = |v: Option<&str>| ScalarValue::Utf8(v.map(str::to_string));
+        let rows = vec![
+            vec![a(Some(3)), b(Some("x"))],
+            vec![a(None), b(Some("y"))],
+            vec![a(Some(1)), b(None)],
+            vec![a(Some(2)), b(Some("x"))],
+            vec![a(None), b(None)],
+            vec![a(Some(5)), b(Some("y"))],
+            vec![a(Some(4)), b(Some("x"))],
+            vec![a(Some(0)), b(Some("z"))],
+        ];
+        table(&[("a", DataType::Int64), ("b", DataType::Utf8)], rows)
+    }
+
+    fn sort(input: LogicalPlan, keys: Vec<(usize, bool, bool)>, fetch: Option<usize>) -> LogicalPlan {
+        let keys = keys
+            .into_iter()
+            .map(|(c, ascending, nulls_first)| SortExpr { expr: col(c), ascending, nulls_first })
+            .collect();
+        LogicalPlan::Sort { input: Box::new(input), keys, fetch }
+    }
+
+    #[test]
+    fn sort_on_several_keys_with_null_placement() {
+        // ORDER BY b ASC NULLS FIRST, a DESC NULLS LAST
+        let plan = sort(unsorted(), vec![(1, true, true), (0, false, false)], None);
+        let expected = ["1|NULL", "NULL|NULL", "4|x", "3|x", "2|x", "5|y", "NULL|y", "0|z"];
+        assert_eq!(rows(&run(&plan, 2)), expected);
+        // ORDER BY a DESC (NULLs first by default), b ASC NULLS LAST
+        let plan = sort(unsorted(), vec![(0, false, true), (1, true, false)], None);
+        let expected = ["NULL|y", "NULL|NULL", "5|y", "4|x", "3|x", "2|x", "1|NULL", "0|z"];
+        assert_eq!(rows(&run(&plan, 3)), expected);
+    }
+
+    #[test]
+    fn top_n_and_limit_over_sort_follow_sort_order() {
+        let top = sort(unsorted(), vec![(0, true, false)], Some(3));
+        assert_eq!(rows(&run(&top, 2)), ["0|z", "1|NULL", "2|x"]);
+        let limited = LogicalPlan::Limit {
+            input: Box::new(sort(unsorted(), vec![(0, true, false)], None)),
+            skip: 2,
+            fetch: Some(3),
+        };
+        assert_eq!(rows(&run(&limited, 2)), ["2|x", "3|x", "4|x"]);
+        let beyond = LogicalPlan::Limit {
+            input: Box::new(sort(unsorted(), vec![(0, true, false)], Some(4))),
+            skip: 2,
+            fetch: Some(10),
+        };
+        assert_eq!(rows(&run(&beyond, 2)), ["2|x", "3|x"]);
+        // A projection between the limit and the sort keeps the order (an ordered pipeline).
+        let project = LogicalPlan::Project {
+            input: Box::new(sort(unsorted(), vec![(0, false, false)], None)),
+            exprs: vec![col(0)],
+            schema: schema(&[("a", DataType::Int64)]),
+        };
+        let limited = LogicalPlan::Limit { input: Box::new(project), skip: 1, fetch: Some(3) };
+        assert_eq!(rows(&run(&limited, 1)), ["4", "3", "2"]);
+    }
+
+    #[test]
+    fn limit_and_offset_without_order() {
+        let plan = LogicalPlan::Limit { input: Box::new(numbers(500)), skip: 7, fetch: Some(20) };
+        assert_eq!(rows(&run(&plan, 8)).len(), 20);
+        let offset = LogicalPlan::Limit { input: Box::new(numbers(50)), skip: 45, fetch: None };
+        assert_eq!(rows(&run(&offset, 8)).len(), 5);
+        let none = LogicalPlan::Limit { input: Box::new(numbers(50)), skip: 0, fetch: Some(0) };
+        assert!(rows(&run(&none, 8)).is_empty());
+    }
+
+    #[test]
+    fn union_feeds_every_branch_into_one_sink() {
+        let first = table(&[("x", DataType::Int64)], vec![vec![int(1)], vec![int(2)]]);
+        let second = table(&[("y", DataType::Int64)], vec![vec![int(2)], vec![int(3)], vec![int(4)]]);
+        let union = LogicalPlan::Union { inputs: vec![first, second], schema: schema(&[("x", DataType::Int64)]) };
+        let batches = run(&union, 1);
+        assert_eq!(sorted_rows(&batches), ["1", "2", "2", "3", "4"]);
+        assert!(batches.iter().all(|b| b.schema().field(0).name() == "x"));
+        let distinct = LogicalPlan::Distinct { input: Box::new(union.clone()) };
+        assert_eq!(sorted_rows(&run(&distinct, 1)), ["1", "2", "3", "4"]);
+        let counted = LogicalPlan::Aggregate {
+            input: Box::new(union.clone()),
+            group_by: vec![],
+            aggregates: vec![agg("count", vec![])],
+            schema: schema(&[("n", DataType::Int64)]),
+        };
+        assert_eq!(rows(&run(&counted, 1)), ["5"]);
+        // A union on the probe side of a right join is materialised into one pipeline first.
+        let right = table(&[("k", DataType::Int64)], vec![vec![int(2)], vec![int(9)]]);
+        let plan = LogicalPlan::Join {
+            left: Box::new(union),
+            right: Box::new(right),
+            join_type: JoinType::Right,
+            on: vec![(col(0), col(0))],
+            filter: None,
+            schema: schema(&[("x", DataType::Int64), ("k", DataType::Int64)]),
+        };
+        assert_eq!(sorted_rows(&run(&plan, 1)), ["2|2", "2|2", "NULL|9"]);
+    }
+
+    #[test]
+    fn distinct_removes_duplicate_rows() {
+        let rows_in = vec![
+            vec![int(1), text("a")],
+            vec![int(1), text("a")],
+            vec![int(1), text("b")],
+            vec![ScalarValue::Int64(None), text("a")],
+            vec![ScalarValue::Int64(None), text("a")],
+        ];
+        let plan =
+            LogicalPlan::Distinct { input: Box::new(table(&[("a", DataType::Int64), ("b", DataType::Utf8)], rows_in)) };
+        assert_eq!(sorted_rows(&run(&plan, 1)), sorted(&["1|a", "1|b", "NULL|a"]));
+    }
+
+    #[test]
+    fn select_without_from_is_one_row() {
+        let plan = LogicalPlan::Project {
+            input: Box::new(LogicalPlan::one_row()),
+            exprs: vec![lit(int(1)), lit(text("one"))],
+            schema: schema(&[("x", DataType::Int64), ("y", DataType::Utf8)]),
+        };
+        assert_eq!(rows(&run(&plan, 8)), ["1|one"]);
+    }
+
+    #[test]
+    fn builtin_aggregates_across_workers() {
+        let ctx = builtin_context(16);
+        let mut distinct = agg("count", vec![Expr::binary(col(0), BinaryOp::Modulo, lit(int(4)))]);
+        distinct.distinct = true;
+        let plan = LogicalPlan::Aggregate {
+            input: Box::new(numbers(1000)),
+            group_by: vec![col(1)],
+            aggregates: vec![agg("count", vec![]), distinct, agg("min", vec![col(0)]), agg("max", vec![col(0)])],
+            schema: schema(&[
+                ("g", DataType::Int64),
+                ("n", DataType::Int64),
+                ("d", DataType::Int64),
+                ("lo", DataType::Int64),
+                ("hi", DataType::Int64),
+            ]),
+        };
+        let result = on_pool(4, || execute(&plan, &ctx)).unwrap().1;
+        let expected: Vec<String> = (0..7)
+            .map(|g| {
+                let members: Vec<i64> = (0..1000).filter(|i| i % 7 == g).collect();
+                let values: Vec<i64> = members.iter().copied().filter(|i| i % 10 != 9).collect();
+                let distinct: std::collections::BTreeSet<i64> = values.iter().map(|v| v % 4).collect();
+                let (lo, hi) = (values.iter().min().unwrap(), values.iter().max().unwrap());
+                format!("{g}|{}|{}|{lo}|{hi}", members.len(), distinct.len())
+            })
+            .collect();
+        assert_eq!(sorted_rows(&result), expected);
+
+        let empty = LogicalPlan::Aggregate {
+            input: Box::new(table(&[("a", DataType::Int64)], vec![])),
+            group_by: vec![],
+            aggregates: vec![agg("count", vec![]), agg("max", vec![col(0)])],
+            schema: schema(&[("n", DataType::Int64), ("m", DataType::Int64)]),
+        };
+        assert_eq!(rows(&on_pool(2, || execute(&empty, &ctx)).unwrap().1), ["0|NULL"]);
+    }
+
+    #[test]
+    fn cancelled_query_fails_with_cancelled() {
+        let ctx = context(4);
+        ctx.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        let plan = LogicalPlan::Aggregate {
+            input: Box::new(numbers(100)),
+            group_by: vec![col(1)],
+            aggregates: vec![agg("count", vec![])],
+            schema: schema(&[("g", DataType::Int64), ("n", DataType::Int64)]),
+        };
+        assert!(matches!(execute(&plan, &ctx), Err(EngineError::Cancelled)));
+    }
+
+    #[test]
+    fn explain_lists_pipelines_at_breakers() {
+        let plan = LogicalPlan::Limit {
+            input: Box::new(sort(join(JoinType::Inner, vec![(col(0), col(0))], None), vec![(1, true, false)], None)),
+            skip: 0,
+            fetch: Some(2),
+        };
+        let text = explain(&plan, &context(8)).unwrap();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert_eq!(
+            lines,
+            [
+                "Stage 0",
+                "Pipeline 0",
+                "Source: Values rows=5 columns=[rk, rv]",
+                "Sink: HashJoinBuild keys=[rk@0]",
+                "Stage 1 (result)",
+                "Pipeline 1",
+                "Source: Values rows=5 columns=[k, lv]",
+                "HashJoinProbe Inner on=[k@0 = rk@0]",
+                "Sink: Sort [lv@1 ASC NULLS LAST] fetch=2",
+            ]
+        );
+    }
+}
