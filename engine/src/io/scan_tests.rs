@@ -1,0 +1,386 @@
+//! End-to-end tests of table scans over files written to temporary folders: Parquet and CSV,
+//! partitions, pruning, schema evolution and the errors corrupt files give.
+
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray, StringViewArray,
+    TimestampMillisecondArray,
+};
+use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
+use tarn_catalog::{
+    Catalog, Column, DataFile, DataFormat, Location, Parameters, Partition, SqlType, StorageDescriptor, StoreRegistry,
+    Table, TableKind,
+};
+use tempfile::TempDir;
+
+use crate::error::EngineError;
+use crate::exec::{ExecContext, Source};
+use crate::expr::functions::FunctionRegistry;
+use crate::io::metrics::ScanMetrics;
+use crate::io::runtime::io_runtime;
+use crate::io::table_scan::{ScanOptions, TableScanSource};
+use crate::plan::{BinaryOp, Expr, ScalarValue, TableScan};
+
+struct Fixture {
+    dir: TempDir,
+    ctx: ExecContext,
+}
+
+fn fixture() -> Fixture {
+    let dir = TempDir::new().unwrap();
+    let catalog = Catalog::open(&dir.path().join("home")).unwrap();
+    let ctx = ExecContext {
+        catalog: Arc::new(catalog),
+        stores: Arc::new(StoreRegistry::new()),
+        io: io_runtime().handle().clone(),
+        functions: Arc::new(FunctionRegistry::default()),
+        cancel: Arc::new(AtomicBool::new(false)),
+        batch_size: 1024,
+    };
+    Fixture { dir, ctx }
+}
+
+fn url(path: &Path) -> String {
+    Location::parse(&path.display().to_string()).unwrap().as_dir().as_url_str()
+}
+
+fn table(
+    location: &Path,
+    format: DataFormat,
+    columns: &[(&str, &str)],
+    keys: &[(&str, &str)],
+    serde: &[(&str, &str)],
+) -> Table {
+    let cols = |c: &[(&str, &str)]| c.iter().map(|(n, t)| Column::new(*n, SqlType::parse(t).unwrap())).collect();
+    Table {
+        database: "default".into(),
+        name: "t".into(),
+        kind: TableKind::External,
+        storage: StorageDescriptor {
+            columns: cols(columns),
+            location: url(location),
+            format,
+            serde_parameters: serde.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        },
+        partition_keys: cols(keys),
+        parameters: Parameters::new(),
+        created_at: 0,
+        updated_at: 0,
+        version: 1,
+    }
+}
+
+fn scan(table: Table, projection: Vec<usize>, filters: Vec<Expr>, partitions: Vec<Partition>) -> TableScan {
+    let table_schema = Arc::new(Schema::new(
+        table.all_columns().map(|c| Field::new(&c.name, c.data_type.to_arrow(), true)).collect::<Vec<_>>(),
+    ));
+    let schema = Arc::new(table_schema.project(&projection).unwrap());
+    TableScan { table: Arc::new(table), table_schema, projection, filters, partitions, partitions_pruned: 0, schema }
+}
+
+/// Opens the scan and reads every morsel on the rayon pool; batches in morsel order.
+fn run(source: &TableScanSource, ctx: &ExecContext) -> Result<(usize, RecordBatch), EngineError> {
+    let morsels = source.open(ctx)?;
+    let per_morsel: Vec<Vec<RecordBatch>> = (0..morsels.count())
+        .into_par_iter()
+        .map(|i| {
+            let out = Mutex::new(Vec::new());
+            morsels.read(i, ctx, &mut |b| {
+                assert_eq!(b.schema(), source.schema());
+                out.lock().unwrap().push(b);
+                Ok(())
+            })?;
+            Ok(out.into_inner().unwrap())
+        })
+        .collect::<Result<_, EngineError>>()?;
+    let batches: Vec<RecordBatch> = per_morsel.into_iter().flatten().collect();
+    Ok((morsels.count(), arrow::compute::concat_batches(&source.schema(), &batches)?))
+}
+
+fn write_parquet(path: &Path, batch: &RecordBatch, row_group_rows: usize) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let props = WriterProperties::builder().set_max_row_group_row_count(Some(row_group_rows)).build();
+    let mut writer = ArrowWriter::try_new(fs::File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    RecordBatch::try_from_iter(columns).unwrap()
+}
+
+fn ids(n: i64) -> ArrayRef {
+    Arc::new(Int64Array::from_iter_values(0..n))
+}
+
+fn col_i64(batch: &RecordBatch, i: usize) -> Vec<Option<i64>> {
+    batch.column(i).as_primitive::<Int64Type>().iter().collect()
+}
+
+fn cmp(column: usize, op: BinaryOp, value: ScalarValue) -> Expr {
+    Expr::binary(Expr::Column(column), op, Expr::Literal(value))
+}
+
+#[test]
+fn parquet_projection_casts_file_types_to_declared_types() {
+    let f = fixture();
+    let data = f.dir.path().join("data");
+    let file_batch = batch(vec![
+        ("id", Arc::new(Int32Array::from(vec![1, 2, 3])) as ArrayRef),
+        ("name", Arc::new(StringViewArray::from(vec!["a", "b", "c"]))),
+        ("ts", Arc::new(TimestampMillisecondArray::from(vec![1_000, 2_500, 0]))),
+        ("amount", Arc::new(Decimal128Array::from(vec![100, 250, -1]).with_precision_and_scale(10, 2).unwrap())),
+    ]);
+    write_parquet(&data.join("part-0.parquet"), &file_batch, 1000);
+    let t = table(
+        &data,
+        DataFormat::Parquet,
+        &[("id", "bigint"), ("name", "string"), ("ts", "timestamp"), ("amount", "decimal(12,2)")],
+        &[],
+        &[],
+    );
+    let source = TableScanSource::new(&scan(t, vec![3, 2, 1, 0], vec![], vec![])).unwrap();
+    let (_, out) = run(&source, &f.ctx).unwrap();
+    let types: Vec<DataType> = out.schema().fields().iter().map(|f| f.data_type().clone()).collect();
+    assert_eq!(
+        types,
+        vec![
+            DataType::Decimal128(12, 2),
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            DataType::Utf8,
+            DataType::Int64
+        ]
+    );
+    assert_eq!(out.column(2).as_string::<i32>().iter().flatten().collect::<Vec<_>>(), vec!["a", "b", "c"]);
+    assert_eq!(
+        out.column(1).as_primitive::<TimestampMicrosecondType>().values().to_vec(),
+        vec![1_000_000, 2_500_000, 0]
+    );
+    assert_eq!(col_i64(&out, 3), vec![Some(1), Some(2), Some(3)]);
+    assert_eq!(out.column(0).as_primitive::<arrow::datatypes::Decimal128Type>().values().to_vec(), vec![100, 250, -1]);
+}
+
+#[test]
+fn row_groups_become_morsels_and_every_row_is_read_once() {
+    let f = fixture();
+    let data = f.dir.path().join("data");
+    write_parquet(&data.join("big.parquet"), &batch(vec![("id", ids(1000))]), 100);
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint")], &[], &[]);
+    let options = ScanOptions { min_morsel_rows: 0, prefetch_window: Some(3) };
+    let source = TableScanSource::with_options(&scan(t.clone(), vec![0], vec![], vec![]), options).unwrap();
+    let (morsels, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!(morsels, 10);
+    let mut seen: Vec<i64> = col_i64(&out, 0).into_iter().flatten().collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+    // One footer request plus one per row group (a morsel's column chunk); nothing more.
+    assert_eq!(ScanMetrics::get(&source.metrics().requests), 11);
+
+    // With the default minimum, the small row groups merge into one morsel.
+    let source = TableScanSource::new(&scan(t, vec![0], vec![], vec![])).unwrap();
+    assert_eq!(run(&source, &f.ctx).unwrap().0, 1);
+}
+
+#[test]
+fn statistics_prune_row_groups_and_filters_apply_exactly() {
+    let f = fixture();
+    let data = f.dir.path().join("data");
+    let names: ArrayRef = Arc::new(StringArray::from_iter_values((0..500).map(|i| format!("n{i:03}"))));
+    write_parquet(&data.join("p.parquet"), &batch(vec![("id", ids(500)), ("name", names)]), 100);
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint"), ("name", "string")], &[], &[]);
+    // id BETWEEN 250 AND 259 (the binder's two comparisons), projecting only the name.
+    let filters = vec![
+        cmp(0, BinaryOp::GtEq, ScalarValue::Int64(Some(250))),
+        cmp(0, BinaryOp::LtEq, ScalarValue::Int64(Some(259))),
+    ];
+    let options = ScanOptions { min_morsel_rows: 0, prefetch_window: None };
+    let source = TableScanSource::with_options(&scan(t.clone(), vec![1], filters, vec![]), options).unwrap();
+    let (morsels, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!(morsels, 1);
+    assert_eq!(ScanMetrics::get(&source.metrics().row_groups_total), 5);
+    assert_eq!(ScanMetrics::get(&source.metrics().row_groups_pruned), 4);
+    assert_eq!(out.num_rows(), 10);
+    assert_eq!(out.column(0).as_string::<i32>().value(0), "n250");
+    assert!(source.describe().contains("filters=[(id >= 250), (id <= 259)]"), "{}", source.describe());
+
+    // IN lists and string comparisons prune too; IS NULL finds no nulls anywhere.
+    let in_list = Expr::InList {
+        expr: Box::new(Expr::Column(0)),
+        list: vec![Expr::Literal(ScalarValue::Int64(Some(5))), Expr::Literal(ScalarValue::Int64(Some(450)))],
+        negated: false,
+    };
+    let source = TableScanSource::with_options(&scan(t.clone(), vec![0], vec![in_list], vec![]), options).unwrap();
+    let (morsels, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!((morsels, col_i64(&out, 0)), (2, vec![Some(5), Some(450)]));
+    let name_gt = cmp(1, BinaryOp::Gt, ScalarValue::Utf8(Some("n398".into())));
+    let source = TableScanSource::with_options(&scan(t.clone(), vec![0], vec![name_gt], vec![]), options).unwrap();
+    let (morsels, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!((morsels, out.num_rows()), (2, 101));
+    let is_null = Expr::IsNull { expr: Box::new(Expr::Column(0)), negated: false };
+    let source = TableScanSource::with_options(&scan(t, vec![0], vec![is_null], vec![]), options).unwrap();
+    assert_eq!(run(&source, &f.ctx).unwrap().0, 0);
+}
+
+#[test]
+fn columns_match_by_name_and_missing_columns_read_as_null() {
+    let f = fixture();
+    let data = f.dir.path().join("data");
+    write_parquet(&data.join("a.parquet"), &batch(vec![("ID", ids(2)), ("extra", ids(2))]), 100);
+    write_parquet(&data.join("b.parquet"), &batch(vec![("id", Arc::new(Int64Array::from(vec![7])) as ArrayRef)]), 100);
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint"), ("extra", "int")], &[], &[]);
+    let (_, out) = run(&TableScanSource::new(&scan(t, vec![0, 1], vec![], vec![])).unwrap(), &f.ctx).unwrap();
+    assert_eq!(col_i64(&out, 0), vec![Some(0), Some(1), Some(7)]);
+    let extra: Vec<Option<i32>> = out.column(1).as_primitive::<Int32Type>().iter().collect();
+    assert_eq!(extra, vec![Some(0), Some(1), None]);
+}
+
+#[test]
+fn corrupt_and_truncated_parquet_files_name_the_file() {
+    let f = fixture();
+    let data = f.dir.path().join("data");
+    let path = data.join("good.parquet");
+    let names: ArrayRef = Arc::new(StringArray::from_iter_values((0..2000).map(|i| format!("value-{i}"))));
+    write_parquet(&path, &batch(vec![("id", ids(2000)), ("name", names)]), 10_000);
+    let bytes = fs::read(&path).unwrap();
+    fs::remove_file(&path).unwrap();
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint"), ("name", "string")], &[], &[]);
+
+    let truncated = data.join("truncated.parquet");
+    fs::write(&truncated, &bytes[..bytes.len() - 100]).unwrap();
+    let err = run(&TableScanSource::new(&scan(t.clone(), vec![0], vec![], vec![])).unwrap(), &f.ctx).unwrap_err();
+    assert!(matches!(&err, EngineError::Data { file, .. } if file.ends_with("truncated.parquet")), "{err:?}");
+    fs::remove_file(&truncated).unwrap();
+
+    // A valid footer over garbage pages: the error comes from decoding.
+    let mut garbled = bytes.clone();
+    for b in &mut garbled[4..bytes.len() / 2] {
+        *b = b.wrapping_mul(31).wrapping_add(7);
+    }
+    fs::write(data.join("garbled.parquet"), &garbled).unwrap();
+    let err = run(&TableScanSource::new(&scan(t.clone(), vec![0, 1], vec![], vec![])).unwrap(), &f.ctx).unwrap_err();
+    assert!(matches!(&err, EngineError::Data { file, .. } if file.ends_with("garbled.parquet")), "{err:?}");
+    fs::remove_file(data.join("garbled.parquet")).unwrap();
+
+    fs::write(data.join("text.parquet"), b"id,name\n1,a\n").unwrap();
+    let err = run(&TableScanSource::new(&scan(t, vec![0], vec![], vec![])).unwrap(), &f.ctx).unwrap_err();
+    assert!(err.to_string().contains("text.parquet") && err.to_string().contains("not a Parquet file"), "{err}");
+}
+
+#[test]
+fn partition_columns_are_typed_constants_and_filterable() {
+    let f = fixture();
+    let data = f.dir.path().join("sales");
+    write_parquet(&data.join("dt=2024-01-01/region=eu/0.parquet"), &batch(vec![("id", ids(2))]), 100);
+    write_parquet(
+        &data.join("dt=__HIVE_DEFAULT_PARTITION__/region=us%2Fwest/0.parquet"),
+        &batch(vec![("id", ids(3))]),
+        100,
+    );
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint")], &[("dt", "date"), ("region", "string")], &[]);
+    let partition = |dt: &str, region: &str| Partition {
+        values: vec![dt.into(), region.into()],
+        location: url(&data.join(format!("dt={dt}/region={region}"))),
+        parameters: Parameters::new(),
+        created_at: 0,
+    };
+    let partitions = vec![partition("2024-01-01", "eu"), partition("__HIVE_DEFAULT_PARTITION__", "us%2Fwest")];
+    let (_, out) =
+        run(&TableScanSource::new(&scan(t.clone(), vec![1, 2, 0], vec![], partitions.clone())).unwrap(), &f.ctx)
+            .unwrap();
+    assert_eq!(out.num_rows(), 5);
+    let dates: Vec<Option<i32>> = out.column(0).as_primitive::<Date32Type>().iter().collect();
+    assert_eq!(dates, vec![Some(19723), Some(19723), None, None, None]);
+    let regions: Vec<Option<&str>> = out.column(1).as_string::<i32>().iter().collect();
+    assert_eq!(regions, vec![Some("eu"), Some("eu"), Some("us/west"), Some("us/west"), Some("us/west")]);
+
+    // A filter on a partition key (not projected) applies to the constants.
+    let filter = cmp(2, BinaryOp::Eq, ScalarValue::Utf8(Some("us/west".into())));
+    let (_, out) = run(&TableScanSource::new(&scan(t, vec![0], vec![filter], partitions)).unwrap(), &f.ctx).unwrap();
+    assert_eq!(col_i64(&out, 0), vec![Some(0), Some(1), Some(2)]);
+}
+
+#[test]
+fn csv_tables_skip_headers_hidden_files_and_decompress_gzip() {
+    use std::io::Write;
+    let f = fixture();
+    let data = f.dir.path().join("csv");
+    fs::create_dir_all(data.join("_temporary")).unwrap();
+    fs::write(data.join("a.csv"), "id,name,price\n1,\"Smith, J\",1.50\n2,,\n").unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"id,name,price\n3,\"multi\nline\",2.25\n").unwrap();
+    fs::write(data.join("b.csv.gz"), gz.finish().unwrap()).unwrap();
+    for hidden in ["_SUCCESS", ".a.csv.crc", "_temporary/part-9.csv", "x_$folder$"] {
+        fs::write(data.join(hidden), "garbage,,,,\n").unwrap();
+    }
+    fs::write(data.join("empty.csv"), "").unwrap();
+    let t = table(
+        &data,
+        DataFormat::Csv,
+        &[("id", "bigint"), ("name", "string"), ("price", "decimal(10,2)")],
+        &[],
+        &[("skip.header.line.count", "1")],
+    );
+    let source = TableScanSource::new(&scan(t.clone(), vec![0, 1, 2], vec![], vec![])).unwrap();
+    let (morsels, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!(morsels, 2);
+    assert_eq!(col_i64(&out, 0), vec![Some(1), Some(2), Some(3)]);
+    let names: Vec<Option<&str>> = out.column(1).as_string::<i32>().iter().collect();
+    assert_eq!(names, vec![Some("Smith, J"), Some(""), Some("multi\nline")]);
+    assert!(out.column(2).is_null(1));
+
+    // COUNT(*)-style scans read no column but count every row.
+    let (_, out) = run(&TableScanSource::new(&scan(t.clone(), vec![], vec![], vec![])).unwrap(), &f.ctx).unwrap();
+    assert_eq!((out.num_columns(), out.num_rows()), (0, 3));
+
+    // Columns the scan does not read are not parsed; the bad price fails once it is read.
+    fs::write(data.join("c.csv"), "id,name,price\n4,x,1\n5,y,abc\n").unwrap();
+    let (_, out) = run(&TableScanSource::new(&scan(t.clone(), vec![0], vec![], vec![])).unwrap(), &f.ctx).unwrap();
+    assert_eq!(out.num_rows(), 5);
+    let err = run(&TableScanSource::new(&scan(t, vec![0, 2], vec![], vec![])).unwrap(), &f.ctx).unwrap_err();
+    match err {
+        EngineError::Data { file, row, column, message } => {
+            assert!(file.ends_with("/csv/c.csv"), "{file}");
+            assert_eq!((row, column.as_deref()), (Some(3), Some("price")));
+            assert!(message.contains("'abc'"), "{message}");
+        }
+        other => panic!("expected a Data error, got {other:?}"),
+    }
+}
+
+#[test]
+fn local_tables_read_the_catalog_file_list() {
+    let f = fixture();
+    let data = f.dir.path().join("warehouse/default/t");
+    write_parquet(&data.join("q1.parquet"), &batch(vec![("id", ids(4))]), 100);
+    write_parquet(&data.join("stale.parquet"), &batch(vec![("id", ids(9))]), 100);
+    let mut t = table(&data, DataFormat::Parquet, &[("id", "bigint")], &[], &[]);
+    t.kind = TableKind::Local;
+    f.ctx.catalog.create_table(&t, false).unwrap();
+    let file = data.join("q1.parquet");
+    let committed = DataFile {
+        path: Location::parse(&file.display().to_string()).unwrap().as_url_str(),
+        size_bytes: fs::metadata(&file).unwrap().len(),
+        row_count: 4,
+    };
+    f.ctx.catalog.add_table_files("default", "t", &[committed]).unwrap();
+    let (_, out) = run(&TableScanSource::new(&scan(t, vec![0], vec![], vec![])).unwrap(), &f.ctx).unwrap();
+    assert_eq!(out.num_rows(), 4);
+}
+
+#[test]
+fn cancelled_queries_stop_reading() {
+    let f = fixture();
+    let data = f.dir.path().join("data");
+    write_parquet(&data.join("x.parquet"), &batch(vec![("id", ids(10))]), 100);
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint")], &[], &[]);
+    f.ctx.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    let err = run(&TableScanSource::new(&scan(t, vec![0], vec![], vec![])).unwrap(), &f.ctx).unwrap_err();
+    assert!(matches!(err, EngineError::Cancelled));
+}

@@ -1,0 +1,497 @@
+//! The table scan source: lists a table's files when opened, plans morsels (Parquet row-group
+//! runs pruned by statistics, whole text files), prefetches their bytes on the I/O runtime and
+//! decodes them on the workers into batches of the scan's projected schema, with partition keys
+//! filled in as constants and the pushed-down filters applied exactly.
+
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions, StringArray};
+use arrow::compute::{and, cast_with_options, filter_record_batch, CastOptions};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use tarn_catalog::{DataFormat, HIVE_DEFAULT_PARTITION};
+
+use crate::error::{EngineError, Result};
+use crate::exec::{ExecContext, Morsels, Source};
+use crate::expr::planner::create_physical_expr;
+use crate::expr::{ColumnarValue, PhysicalExprRef};
+use crate::io::csv_dialect::CsvDialect;
+use crate::io::csv_scan::CsvDecoder;
+use crate::io::fetched_ranges::FetchedRanges;
+use crate::io::listing::{list_table_files, ScanFile};
+use crate::io::metrics::ScanMetrics;
+use crate::io::object_reader::ObjectReader;
+use crate::io::parquet_scan::ParquetFileScan;
+use crate::io::prefetch::{FetchFn, Prefetcher};
+use crate::io::pruning::RowGroupPruner;
+use crate::io::runtime::block_on_io;
+use crate::plan::{Expr, ScalarValue, TableScan};
+
+/// Footers read at once when opening a Parquet scan.
+const FOOTER_CONCURRENCY: usize = 32;
+
+/// Tuning of a scan's morsels and prefetching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Consecutive Parquet row groups are merged into one morsel until it has this many rows, so
+    /// files of tiny row groups do not cost one request and one task per group.
+    pub min_morsel_rows: u64,
+    /// Morsels fetched ahead of the workers; `None` means twice the worker count.
+    pub prefetch_window: Option<usize>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> ScanOptions {
+        ScanOptions { min_morsel_rows: 65_536, prefetch_window: None }
+    }
+}
+
+/// How the scan reads the table's format.
+#[derive(Debug, Clone)]
+enum FormatReader {
+    Parquet,
+    Csv(Arc<CsvDecoder>),
+}
+
+/// A scan of one catalog table, as the optimizer left it.
+pub struct TableScanSource {
+    scan: TableScan,
+    options: ScanOptions,
+    /// Data columns of the table with their declared types.
+    data_fields: Vec<Field>,
+    /// Table columns read (projection and filter columns), ascending.
+    read_columns: Vec<usize>,
+    /// `table_schema` restricted to `read_columns`: what decoding plus partition constants build.
+    read_schema: SchemaRef,
+    /// Needed data columns in declared types: what the format decoders emit.
+    data_schema: SchemaRef,
+    /// The filters over `read_schema`.
+    filters: Vec<Expr>,
+    /// Positions in `read_schema` of the output columns.
+    output_columns: Vec<usize>,
+    pruner: RowGroupPruner,
+    format: FormatReader,
+    metrics: Arc<ScanMetrics>,
+    /// Files listed by the last `open`, for `describe`.
+    listed_files: Mutex<Option<usize>>,
+}
+
+impl TableScanSource {
+    pub fn new(scan: &TableScan) -> Result<TableScanSource> {
+        TableScanSource::with_options(scan, ScanOptions::default())
+    }
+
+    pub fn with_options(scan: &TableScan, options: ScanOptions) -> Result<TableScanSource> {
+        let table = &scan.table;
+        let table_schema = &scan.table_schema;
+        let data_count = table.storage.columns.len();
+        if table_schema.fields().len() != data_count + table.partition_keys.len() {
+            return Err(EngineError::execution(format!(
+                "scan of {}.{}: table schema has {} columns, the table {}",
+                table.database,
+                table.name,
+                table_schema.fields().len(),
+                data_count + table.partition_keys.len()
+            )));
+        }
+        let mut read_columns = scan.projection.clone();
+        for filter in &scan.filters {
+            filter.collect_columns(&mut read_columns);
+        }
+        read_columns.sort_unstable();
+        read_columns.dedup();
+        let read_schema =
+            Arc::new(Schema::new(read_columns.iter().map(|&i| table_schema.field(i).clone()).collect::<Vec<_>>()));
+        // Every projected and filter column is in `read_columns` (built from them just above),
+        // so the search always finds it.
+        let position = |i: usize| read_columns.binary_search(&i).unwrap_or_default();
+        let filters = scan.filters.iter().map(|f| f.clone().remap_columns(&position)).collect();
+        let output_columns = scan.projection.iter().map(|&i| position(i)).collect();
+        let data_fields: Vec<Field> = table_schema.fields()[..data_count].iter().map(|f| f.as_ref().clone()).collect();
+        let data_needed: Vec<usize> = read_columns.iter().copied().filter(|&i| i < data_count).collect();
+        let data_schema =
+            Arc::new(Schema::new(data_needed.iter().map(|&i| data_fields[i].clone()).collect::<Vec<_>>()));
+        let format = match table.storage.format {
+            DataFormat::Parquet => FormatReader::Parquet,
+            DataFormat::Csv => {
+                let dialect = CsvDialect::from_serde(&table.storage.serde_parameters)?;
+                FormatReader::Csv(Arc::new(CsvDecoder::new(dialect, &data_fields, &data_needed)?))
+            }
+            DataFormat::Json => {
+                return Err(EngineError::Unsupported(format!(
+                    "reading JSON tables ({}.{}) is not supported yet",
+                    table.database, table.name
+                )))
+            }
+        };
+        Ok(TableScanSource {
+            scan: scan.clone(),
+            options,
+            pruner: RowGroupPruner::new(&scan.filters, table_schema, data_count),
+            data_fields,
+            read_columns,
+            read_schema,
+            data_schema,
+            filters,
+            output_columns,
+            format,
+            metrics: Arc::new(ScanMetrics::default()),
+            listed_files: Mutex::new(None),
+        })
+    }
+
+    /// The scan's I/O and pruning counters (cumulative over its executions).
+    pub fn metrics(&self) -> &Arc<ScanMetrics> {
+        &self.metrics
+    }
+
+    /// Each scan partition's key values as typed scalars, in `read_columns` order of the keys read.
+    fn partition_constants(&self) -> Result<Vec<Vec<ScalarValue>>> {
+        let data_count = self.data_fields.len();
+        let keys: Vec<usize> = self.read_columns.iter().copied().filter(|&i| i >= data_count).collect();
+        self.scan
+            .partitions
+            .iter()
+            .map(|p| {
+                keys.iter()
+                    .map(|&k| {
+                        let field = self.scan.table_schema.field(k);
+                        let text = p.values.get(k - data_count).map(String::as_str);
+                        partition_value(text, field).map_err(|message| EngineError::Data {
+                            file: p.location.clone(),
+                            row: None,
+                            column: Some(field.name().clone()),
+                            message,
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// A partition value from its Hive folder spelling: percent-escapes decoded (Hive escapes `:`,
+/// `/`, `=` and others in folder names), `__HIVE_DEFAULT_PARTITION__` as NULL, then cast from
+/// text to the key's type.
+pub fn partition_value(text: Option<&str>, field: &Field) -> std::result::Result<ScalarValue, String> {
+    let null = || ScalarValue::null_of(field.data_type()).map_err(|e| e.to_string());
+    let Some(text) = text.filter(|t| *t != HIVE_DEFAULT_PARTITION) else { return null() };
+    let decoded = unescape_path_name(text);
+    let array: ArrayRef = Arc::new(StringArray::from(vec![decoded.as_str()]));
+    let options = CastOptions { safe: false, ..Default::default() };
+    let typed = cast_with_options(&array, field.data_type(), &options)
+        .map_err(|_| format!("partition value '{decoded}' is not a valid {}", field.data_type()))?;
+    ScalarValue::try_from_array(&typed, 0).map_err(|e| e.to_string())
+}
+
+/// Hive's `FileUtils.unescapePathName`: `%XX` hex escapes back to their characters.
+fn unescape_path_name(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
+impl Source for TableScanSource {
+    fn schema(&self) -> SchemaRef {
+        self.scan.schema.clone()
+    }
+
+    fn open(&self, ctx: &ExecContext) -> Result<Box<dyn Morsels>> {
+        let table = self.scan.table.clone();
+        let partitions = self.scan.partitions.clone();
+        let catalog = ctx.catalog.clone();
+        let stores = ctx.stores.clone();
+        let files =
+            block_on_io(&ctx.io, async move { list_table_files(&table, &partitions, &catalog, &stores).await })??;
+        *self.listed_files.lock().unwrap_or_else(|p| p.into_inner()) = Some(files.len());
+        ScanMetrics::add(&self.metrics.files, files.len() as u64);
+        let filters = self
+            .filters
+            .iter()
+            .map(|f| create_physical_expr(f, &self.read_schema, &ctx.functions))
+            .collect::<Result<Vec<_>>>()?;
+        let morsels = match &self.format {
+            FormatReader::Parquet => self.plan_parquet(ctx, &files)?,
+            FormatReader::Csv(_) => {
+                files.iter().cloned().map(|file| Morsel { file, row_groups: Vec::new(), parquet: None }).collect()
+            }
+        };
+        let morsels = Arc::new(morsels);
+        let window = self.options.prefetch_window.unwrap_or_else(|| 2 * rayon::current_num_threads());
+        let fetch = fetch_fn(morsels.clone(), self.metrics.clone());
+        Ok(Box::new(OpenedScan {
+            prefetcher: Prefetcher::start(ctx.io.clone(), morsels.len(), window, fetch),
+            morsels,
+            format: self.format.clone(),
+            constants: self.partition_constants()?,
+            filters,
+            read_schema: self.read_schema.clone(),
+            data_schema: self.data_schema.clone(),
+            data_count: self.data_fields.len(),
+            read_columns: self.read_columns.clone(),
+            output_columns: self.output_columns.clone(),
+            output: self.scan.schema.clone(),
+            metrics: self.metrics.clone(),
+        }))
+    }
+
+    fn describe(&self) -> String {
+        let table = &self.scan.table;
+        let columns: Vec<&str> = self.scan.schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let mut text = format!(
+            "TableScan {}.{} format={} columns=[{}]",
+            table.database,
+            table.name,
+            table.storage.format.as_str(),
+            columns.join(", ")
+        );
+        if !self.scan.filters.is_empty() {
+            let names = |i: usize| self.scan.table_schema.field(i).name().clone();
+            let filters: Vec<String> = self.scan.filters.iter().map(|f| render_expr(f, &names)).collect();
+            text.push_str(&format!(" filters=[{}]", filters.join(", ")));
+        }
+        if table.is_partitioned() {
+            let read = self.scan.partitions.len();
+            text.push_str(&format!(" partitions={read}/{}", read + self.scan.partitions_pruned));
+        }
+        if let Some(files) = *self.listed_files.lock().unwrap_or_else(|p| p.into_inner()) {
+            text.push_str(&format!(" files={files} [{}]", self.metrics));
+        }
+        text
+    }
+}
+
+impl TableScanSource {
+    /// Reads the footers of all files (concurrently, on the I/O runtime), prunes row groups and
+    /// cuts the kept ones into morsels.
+    fn plan_parquet(&self, ctx: &ExecContext, files: &[ScanFile]) -> Result<Vec<Morsel>> {
+        let metrics = self.metrics.clone();
+        let data_schema = self.data_schema.clone();
+        let objects: Vec<_> = files.iter().map(|f| f.object.clone()).collect();
+        let planned: Vec<ParquetFileScan> = block_on_io(&ctx.io, async move {
+            futures::stream::iter(objects)
+                .map(|object| {
+                    let metrics = metrics.clone();
+                    let data_schema = data_schema.clone();
+                    async move {
+                        let mut reader = ObjectReader::new(object.clone(), metrics);
+                        let footer = reader.parquet_metadata().await?;
+                        ParquetFileScan::plan(object, footer, data_schema)
+                    }
+                })
+                .buffered(FOOTER_CONCURRENCY)
+                .try_collect()
+                .await
+        })??;
+        let mut morsels = Vec::new();
+        for (file, parquet) in files.iter().zip(planned) {
+            let parquet = Arc::new(parquet);
+            let kept = parquet.prune_row_groups(&self.pruner, &self.data_fields);
+            ScanMetrics::add(&self.metrics.row_groups_total, parquet.num_row_groups() as u64);
+            ScanMetrics::add(&self.metrics.row_groups_pruned, (parquet.num_row_groups() - kept.len()) as u64);
+            let mut run: Vec<usize> = Vec::new();
+            let mut rows = 0;
+            for rg in kept {
+                run.push(rg);
+                rows += parquet.row_group_rows(rg);
+                if rows >= self.options.min_morsel_rows {
+                    morsels.push(Morsel {
+                        file: file.clone(),
+                        row_groups: std::mem::take(&mut run),
+                        parquet: Some(parquet.clone()),
+                    });
+                    rows = 0;
+                }
+            }
+            if !run.is_empty() {
+                morsels.push(Morsel { file: file.clone(), row_groups: run, parquet: Some(parquet.clone()) });
+            }
+        }
+        Ok(morsels)
+    }
+}
+
+/// One unit of work: a run of row groups of a Parquet file, or a whole text file.
+#[derive(Debug, Clone)]
+struct Morsel {
+    file: ScanFile,
+    row_groups: Vec<usize>,
+    parquet: Option<Arc<ParquetFileScan>>,
+}
+
+/// The bytes a morsel needs, fetched ahead.
+enum MorselBytes {
+    Parquet(FetchedRanges),
+    Text(Bytes),
+}
+
+fn fetch_fn(morsels: Arc<Vec<Morsel>>, metrics: Arc<ScanMetrics>) -> FetchFn<MorselBytes> {
+    Arc::new(move |i| {
+        let morsels = morsels.clone();
+        let metrics = metrics.clone();
+        async move {
+            let morsel = &morsels[i];
+            let reader = ObjectReader::new(morsel.file.object.clone(), metrics);
+            match &morsel.parquet {
+                Some(parquet) => {
+                    let ranges = parquet.byte_ranges(&morsel.row_groups)?;
+                    let bytes = reader.read_ranges(&ranges).await?;
+                    Ok(MorselBytes::Parquet(FetchedRanges::new(reader.file().size, &ranges, bytes)))
+                }
+                None => Ok(MorselBytes::Text(reader.read_all().await?)),
+            }
+        }
+        .boxed()
+    })
+}
+
+/// An opened scan: its morsels, their prefetches, and what turns decoded batches into output.
+struct OpenedScan {
+    morsels: Arc<Vec<Morsel>>,
+    prefetcher: Prefetcher<MorselBytes>,
+    format: FormatReader,
+    /// Per scan partition, the values of the partition keys read.
+    constants: Vec<Vec<ScalarValue>>,
+    filters: Vec<PhysicalExprRef>,
+    read_schema: SchemaRef,
+    data_schema: SchemaRef,
+    data_count: usize,
+    read_columns: Vec<usize>,
+    output_columns: Vec<usize>,
+    output: SchemaRef,
+    metrics: Arc<ScanMetrics>,
+}
+
+impl Morsels for OpenedScan {
+    fn count(&self) -> usize {
+        self.morsels.len()
+    }
+
+    fn read(&self, index: usize, ctx: &ExecContext, out: &mut dyn FnMut(RecordBatch) -> Result<()>) -> Result<()> {
+        ctx.check_cancelled()?;
+        let morsel = &self.morsels[index];
+        let bytes = self.prefetcher.take(index)?;
+        let constants: &[ScalarValue] = match morsel.file.partition {
+            Some(p) => self.constants.get(p).map(Vec::as_slice).unwrap_or_default(),
+            None => &[],
+        };
+        let mut emit = |data: RecordBatch| -> Result<()> {
+            ctx.check_cancelled()?;
+            ScanMetrics::add(&self.metrics.rows_decoded, data.num_rows() as u64);
+            let batch = self.finish_batch(data, constants)?;
+            if batch.num_rows() == 0 {
+                return Ok(());
+            }
+            ScanMetrics::add(&self.metrics.rows_emitted, batch.num_rows() as u64);
+            out(batch)
+        };
+        match (&self.format, bytes, &morsel.parquet) {
+            (FormatReader::Parquet, MorselBytes::Parquet(fetched), Some(parquet)) => {
+                parquet.decode(&morsel.row_groups, fetched, ctx.batch_size, &mut emit)
+            }
+            (FormatReader::Csv(decoder), MorselBytes::Text(text), _) => {
+                decoder.decode(&morsel.file.object, text, ctx.batch_size, &mut emit)
+            }
+            _ => Err(EngineError::execution("scan morsel does not match the table format")),
+        }
+    }
+}
+
+impl OpenedScan {
+    /// Adds partition constants to a decoded batch, applies the filters and projects.
+    fn finish_batch(&self, data: RecordBatch, constants: &[ScalarValue]) -> Result<RecordBatch> {
+        debug_assert_eq!(data.schema().fields().len(), self.data_schema.fields().len());
+        let rows = data.num_rows();
+        let mut data_columns = data.columns().iter();
+        let mut constants = constants.iter();
+        let columns: Vec<ArrayRef> = self
+            .read_columns
+            .iter()
+            .zip(self.read_schema.fields())
+            .map(|(&col, field)| {
+                if col < self.data_count {
+                    // Invariant: the decoders emit exactly the data columns of `read_columns`, in order.
+                    Ok(data_columns.next().expect("decoded batch has every data column").clone())
+                } else {
+                    match constants.next() {
+                        Some(value) => Ok(value.to_array(rows)),
+                        None => Ok(arrow::array::new_null_array(field.data_type(), rows)),
+                    }
+                }
+            })
+            .collect::<Result<_>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        let mut batch = RecordBatch::try_new_with_options(self.read_schema.clone(), columns, &options)?;
+        if let Some(mask) = self.filter_mask(&batch)? {
+            batch = filter_record_batch(&batch, &mask)?;
+        }
+        let columns = self.output_columns.iter().map(|&i| batch.column(i).clone()).collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        Ok(RecordBatch::try_new_with_options(self.output.clone(), columns, &options)?)
+    }
+
+    /// The rows passing every filter; `None` when all pass.
+    fn filter_mask(&self, batch: &RecordBatch) -> Result<Option<BooleanArray>> {
+        let mut mask: Option<BooleanArray> = None;
+        for filter in &self.filters {
+            let current = match filter.evaluate(batch)? {
+                ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))) => continue,
+                ColumnarValue::Scalar(ScalarValue::Boolean(_) | ScalarValue::Null) => {
+                    return Ok(Some(BooleanArray::from(vec![false; batch.num_rows()])))
+                }
+                ColumnarValue::Scalar(other) => {
+                    return Err(EngineError::execution(format!("scan filter {filter} gave {other}, not a boolean")))
+                }
+                ColumnarValue::Array(array) => match array.data_type() {
+                    DataType::Boolean => array.as_boolean().clone(),
+                    other => {
+                        return Err(EngineError::execution(format!("scan filter {filter} gave {other}, not a boolean")))
+                    }
+                },
+            };
+            mask = Some(match mask {
+                Some(m) => and(&m, &current)?,
+                None => current,
+            });
+        }
+        Ok(mask.filter(|m| m.null_count() > 0 || m.true_count() < m.len()))
+    }
+}
+
+/// An expression with column names instead of positions, for `EXPLAIN`.
+fn render_expr(expr: &Expr, name: &dyn Fn(usize) -> String) -> String {
+    match expr {
+        Expr::Column(i) => name(*i),
+        Expr::Binary { op, left, right } => {
+            format!("({} {} {})", render_expr(left, name), op.symbol(), render_expr(right, name))
+        }
+        Expr::Not(e) => format!("NOT {}", render_expr(e, name)),
+        Expr::IsNull { expr, negated } => {
+            format!("{} IS {}NULL", render_expr(expr, name), if *negated { "NOT " } else { "" })
+        }
+        Expr::Cast { expr, to, .. } => format!("CAST({} AS {to})", render_expr(expr, name)),
+        Expr::InList { expr, list, negated } => {
+            let items: Vec<String> = list.iter().map(|e| render_expr(e, name)).collect();
+            format!("{} {}IN ({})", render_expr(expr, name), if *negated { "NOT " } else { "" }, items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
