@@ -1,6 +1,13 @@
 //! The registry of scalar and aggregate functions. Dialect spellings (`DATEDIFF` vs `date_diff`,
 //! `NVL` vs `COALESCE`) are entries with their own semantics, not `if` chains in the binder.
 
+pub mod aggregate;
+pub mod arguments;
+pub mod conditional;
+pub mod datetime;
+pub mod math;
+pub mod string;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -10,6 +17,7 @@ use arrow::datatypes::DataType;
 
 use crate::error::Result;
 use crate::expr::ColumnarValue;
+use crate::plan::ScalarValue;
 
 /// A function's answer to "can you take these argument types?": the types the binder must cast
 /// the arguments to, and the result type.
@@ -24,6 +32,12 @@ pub trait ScalarFunction: Send + Sync {
     fn name(&self) -> &str;
     /// Checks and coerces argument types; the error says which argument is wrong and why.
     fn signature(&self, args: &[DataType]) -> Result<Signature>;
+    /// `signature` when the binder knows which arguments are constants (`constants[i]` is
+    /// `Some` for a literal): a return type may depend on one, as `date_part('epoch', ts)` is
+    /// DOUBLE PRECISION while other parts are BIGINT.
+    fn signature_for_constants(&self, args: &[DataType], _constants: &[Option<ScalarValue>]) -> Result<Signature> {
+        self.signature(args)
+    }
     /// Evaluates over a batch of `num_rows` rows; arguments already have `signature`'s types.
     fn invoke(&self, args: &[ColumnarValue], num_rows: usize) -> Result<ColumnarValue>;
 }
@@ -38,6 +52,20 @@ pub trait AggregateFunction: Send + Sync {
 /// Vectorized per-group aggregate state (one slot per group index), updated a batch at a time.
 /// Workers aggregate partially into their own accumulators; the final phase merges their
 /// `state` into one accumulator with `merge_state`.
+///
+/// Contract:
+/// - `update` receives the aggregate's evaluated arguments (already of the types `signature`
+///   chose; no arguments for `COUNT(*)`); a `FILTER (WHERE ...)` is applied by the caller,
+///   which passes only the rows that pass it.
+/// - Groups are numbered densely from 0; `total_groups` only grows between calls, and
+///   `evaluate`/`state` return exactly as many rows as the largest `total_groups` seen. A group
+///   that received no rows evaluates to 0 for `count` and NULL for every other aggregate.
+/// - `state` and `evaluate` take the accumulated values out: the accumulator is empty
+///   afterwards (call one of them once per accumulator).
+/// - `state` rows merge with `merge_state` in any order and grouping (partial aggregation is
+///   associative): `sum`/`min`/`max` state is one column of the result type; `count` one
+///   BIGINT column; `avg` two columns, sum and count; a `DISTINCT` aggregate one `List`
+///   column holding each group's distinct non-NULL values.
 pub trait GroupsAccumulator: Send {
     /// Adds the rows of `args`: row `i` belongs to group `group_indices[i]`; `total_groups` is
     /// the number of groups known so far (slots must grow to it).
@@ -67,6 +95,17 @@ impl fmt::Debug for FunctionRegistry {
 }
 
 impl FunctionRegistry {
+    /// Every built-in function of the Redshift and Athena dialects.
+    pub fn with_builtins() -> FunctionRegistry {
+        let mut registry = FunctionRegistry::default();
+        string::register(&mut registry);
+        conditional::register(&mut registry);
+        math::register(&mut registry);
+        datetime::register(&mut registry);
+        aggregate::register(&mut registry);
+        registry
+    }
+
     pub fn register_scalar(&mut self, f: Arc<dyn ScalarFunction>) {
         self.scalars.insert(f.name().to_ascii_lowercase(), f);
     }
