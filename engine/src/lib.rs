@@ -1,0 +1,14 @@
+//! `tarn-engine`: SQL text → bound logical plan → optimized plan → push-based pipelines over Arrow
+//! batches on a rayon pool, reading Parquet and CSV from local folders and S3.
+
+pub mod error;
+pub mod exec;
+pub mod expr;
+pub mod io;
+pub mod optimizer;
+pub mod plan;
+pub mod session;
+pub mod sql;
+
+pub use error::{EngineError, Result, SqlPosition};
+pub use session::{QueryOutput, Session};
