@@ -91,7 +91,9 @@ impl CsvDecoder {
                 if let Some(Some(target)) = self.targets.get(col) {
                     let builder = &mut builders[*target];
                     let raw = parser.raw(&field);
-                    let null = !field.quoted && raw == self.dialect.null_format.as_slice();
+                    // An unquoted empty field is NULL for every type, text included, as DuckDB and
+                    // Redshift COPY read it; a quoted `""` stays an empty string.
+                    let null = !field.quoted && (raw.is_empty() || raw == self.dialect.null_format.as_slice());
                     if null {
                         builder.append_null();
                     } else {
@@ -372,7 +374,8 @@ mod tests {
         let batch = decode(b"1,,\n\\N,\\N,7\n3,\"\",\"\"\n").unwrap();
         let ids = batch.column(0).as_primitive::<Int64Type>();
         assert_eq!(ids.iter().collect::<Vec<_>>(), vec![Some(1), None, Some(3)]);
-        assert_eq!(names(&batch), vec![Some(String::new()), None, Some(String::new())]);
+        // Unquoted empty is NULL, quoted `""` is the empty string (DuckDB's reading).
+        assert_eq!(names(&batch), vec![None, None, Some(String::new())]);
         assert_eq!(batch.column(2).null_count(), 2);
     }
 

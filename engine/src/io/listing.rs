@@ -45,6 +45,7 @@ pub async fn list_table_files(
     }
     if !table.is_partitioned() {
         let location = parse_location(&table.storage.location)?;
+        ensure_local_folder_exists(&location)?;
         return Ok(list_folder(&location, stores)
             .await?
             .into_iter()
@@ -65,6 +66,24 @@ pub async fn list_table_files(
         .enumerate()
         .flat_map(|(i, objects)| objects.into_iter().map(move |object| ScanFile { object, partition: Some(i) }))
         .collect())
+}
+
+/// On a local disk a table folder that does not exist is almost always a mistyped `LOCATION`, so
+/// it is an error naming the folder; on S3 a prefix has no existence of its own, and a table
+/// nobody has written to yet holds no rows (as in Athena).
+fn ensure_local_folder_exists(location: &Location) -> Result<()> {
+    if location.is_s3() {
+        return Ok(());
+    }
+    let path = std::path::PathBuf::from(format!("/{}", location.object_path()));
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(EngineError::Storage {
+            location: location.as_dir().as_url_str(),
+            message: "the table location does not exist".to_string(),
+        })
+    }
 }
 
 fn parse_location(text: &str) -> Result<Location> {

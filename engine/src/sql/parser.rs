@@ -60,20 +60,64 @@ fn significant_bounds(tokens: &[TokenWithSpan]) -> (Span, Span) {
 
 /// Parses one statement's tokens: Tarn's dialect gaps first, then sqlparser.
 fn parse_one(dialect: &GenericDialect, tokens: Vec<TokenWithSpan>, bounds: Span) -> Result<TarnStatement> {
+    let misplaced = misplaced_logical_operator(&tokens);
     let mut parser = Parser::new(dialect).with_tokens_with_locations(tokens);
     let parsed = match parse_tarn_statement(&mut parser) {
         Ok(Some(statement)) => Ok(statement),
         Ok(None) => parser.parse_statement().map(|s| TarnStatement::Sql(Box::new(s))),
         Err(e) => Err(e),
     };
-    let statement = parsed.map_err(|e| syntax_error(e, &parser, bounds))?;
+    let statement = match parsed {
+        Ok(statement) => statement,
+        Err(e) => return Err(misplaced.unwrap_or_else(|| syntax_error(e, &parser, bounds))),
+    };
     let next = parser.peek_token();
     if next.token != Token::EOF {
+        if let Some(err) = misplaced {
+            return Err(err);
+        }
         let err = parser.expected::<()>("end of statement", next).err();
         // `expected` always returns `Err`.
         return Err(err.map_or_else(|| EngineError::plan("unexpected input"), |e| syntax_error(e, &parser, bounds)));
     }
     Ok(statement)
+}
+
+/// sqlparser's generic dialect reads an `AND`/`OR` that starts an expression (`WHERE AND x = 1`)
+/// as a column named `and`, so its error lands on a later token. When a statement fails to
+/// parse, an `AND`/`OR` right after a clause keyword, `(` or `,` is the real mistake and the error
+/// points at it, as psql does.
+fn misplaced_logical_operator(tokens: &[TokenWithSpan]) -> Option<EngineError> {
+    use sqlparser::keywords::Keyword;
+    let significant: Vec<&TokenWithSpan> = tokens.iter().filter(|t| is_significant(t)).collect();
+    significant.windows(2).find_map(|pair| {
+        let Token::Word(word) = &pair[1].token else { return None };
+        if word.quote_style.is_some() || !matches!(word.keyword, Keyword::AND | Keyword::OR) {
+            return None;
+        }
+        let starts_expression = match &pair[0].token {
+            Token::LParen | Token::Comma => true,
+            Token::Word(prev) => prev.quote_style.is_none()
+                && matches!(
+                    prev.keyword,
+                    Keyword::WHERE
+                        | Keyword::AND
+                        | Keyword::OR
+                        | Keyword::NOT
+                        | Keyword::ON
+                        | Keyword::HAVING
+                        | Keyword::SELECT
+                        | Keyword::WHEN
+                        | Keyword::THEN
+                        | Keyword::ELSE
+                ),
+            _ => false,
+        };
+        starts_expression.then(|| EngineError::Syntax {
+            message: format!("unexpected keyword {}", word.value.to_ascii_uppercase()),
+            position: position(pair[1].span.start),
+        })
+    })
 }
 
 /// A sqlparser error as Tarn's `Syntax` error: the position sqlparser appends to its message
@@ -204,6 +248,15 @@ mod tests {
         let (message, position) = syntax_error_of("SELECT 1;\nSELECT * FROM t WHERE  ;");
         assert_eq!(message, "expected an expression, found end of input");
         assert_eq!(position, SqlPosition { line: 2, column: 22 });
+    }
+
+    #[test]
+    fn misplaced_and_is_the_error_not_the_token_after_it() {
+        let (message, position) = syntax_error_of("SELECT a\nFROM t\nWHERE AND b = 1");
+        assert_eq!(message, "unexpected keyword AND");
+        assert_eq!(position, SqlPosition { line: 3, column: 7 });
+        // A valid AND after an expression is untouched.
+        assert!(parse_statements("SELECT a FROM t WHERE b BETWEEN 1 AND 2 AND c = 3").is_ok());
     }
 
     #[test]

@@ -496,3 +496,4 @@ fn nullable(e: &Expr, input: &Schema) -> bool {
         _ => true,
     }
 }
+

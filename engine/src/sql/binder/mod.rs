@@ -6,6 +6,7 @@ mod aggregate;
 mod coerce;
 mod expr;
 mod function;
+mod insert;
 mod join;
 mod literal;
 mod query;
@@ -22,8 +23,9 @@ use crate::error::{EngineError, Result, SqlPosition};
 use crate::expr::functions::FunctionRegistry;
 use crate::plan::{Expr, LogicalPlan};
 
+pub use insert::InsertColumn;
 pub use join::{equi_key, join_schema, split_join_predicate};
-pub use scope::{Scope, ScopeColumn};
+pub use scope::{RelationName, Scope, ScopeColumn};
 
 /// Binds queries of one session: the catalog to resolve tables in, the database unqualified names
 /// resolve to, and the functions calls resolve to.

@@ -206,19 +206,30 @@ pub(crate) fn closest_match<'c>(name: &str, candidates: impl Iterator<Item = &'c
         .map(|(_, c)| c)
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance counting an adjacent transposition as one edit (optimal string alignment), so
+/// the commonest typo, two swapped letters (`salse` for `sales`), is one edit away.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = substitution.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    // rows[i][j] = distance between a[..i] and b[..j]
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        rows[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1).min(rows[i][j - 1] + 1).min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -228,6 +239,8 @@ mod tests {
     #[test]
     fn suggestions_use_edit_distance() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("salse", "sales"), 1);
+        assert_eq!(closest_match("salse", ["sales", "raw_data"].into_iter()), Some("sales"));
         assert_eq!(closest_match("amout", ["amount", "id", "name"].into_iter()), Some("amount"));
         assert_eq!(closest_match("zzz", ["amount", "id"].into_iter()), None);
     }
