@@ -11,6 +11,7 @@
 mod codec;
 mod databases;
 mod files;
+pub mod history;
 mod partitions;
 mod schema;
 mod tables;

@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, Result};
 
 /// The schema version this build writes; older files are migrated up on open.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// How long a writer waits for another process's write transaction before giving up. Catalog
 /// transactions are short, so a long wait means a stuck process, not ordinary contention.
@@ -59,6 +59,19 @@ CREATE TABLE table_files (
 );
 ";
 
+/// Version 2: schema snapshots of tables (`history.rs`), kept with the table and dropped with it.
+const SCHEMA_V2: &str = "
+CREATE TABLE table_history (
+    table_id        INTEGER NOT NULL REFERENCES tables(id) ON DELETE CASCADE,
+    version         INTEGER NOT NULL,
+    columns         TEXT NOT NULL,
+    partition_keys  TEXT NOT NULL,
+    recorded_at     INTEGER NOT NULL,
+    reason          TEXT NOT NULL,
+    PRIMARY KEY (table_id, version)
+);
+";
+
 /// Opens the SQLite file with the settings every connection needs and brings its schema up to
 /// [`SCHEMA_VERSION`].
 pub(super) fn open_connection(path: &Path, path_text: &str) -> Result<Connection> {
@@ -89,6 +102,9 @@ fn migrate(conn: &mut Connection, path_text: &str) -> Result<()> {
     }
     if found < 1 {
         tx.execute_batch(SCHEMA_V1).map_err(store_err)?;
+    }
+    if found < 2 {
+        tx.execute_batch(SCHEMA_V2).map_err(store_err)?;
     }
     if found < SCHEMA_VERSION {
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")).map_err(store_err)?;
