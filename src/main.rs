@@ -1,6 +1,7 @@
 //! `tarn`: the command line. Parses arguments, opens the session on the Tarn home, and hands off
 //! to the REPL, a script, or the demo. The only place `anyhow` meets the user.
 
+mod crawl;
 mod demo;
 mod error;
 mod output;
@@ -47,6 +48,8 @@ enum Command {
     /// Write a sample web-analytics lake into $TARN_HOME/demo-lake, register it and run the
     /// example queries (no cloud account needed)
     Demo,
+    /// Crawl a bucket or folder into catalog tables, explaining every decision
+    Crawl(crawl::CrawlArgs),
 }
 
 impl Cli {
@@ -55,7 +58,7 @@ impl Cli {
         if self.command.is_some() && !(self.commands.is_empty() && self.files.is_empty()) {
             return Err(Cli::command().error(
                 clap::error::ErrorKind::ArgumentConflict,
-                "-c/--command and -f/--file cannot be used with demo",
+                "-c/--command and -f/--file cannot be used with a subcommand",
             ));
         }
         Ok(self)
@@ -91,8 +94,10 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     let mut runner = SqlRunner::new(session, cli.format, cli.timing);
     let inputs = ordered_inputs(&cli, matches);
     let mut stdout = io::stdout().lock();
-    if let Some(Command::Demo) = cli.command {
-        return demo::run(&home, &mut runner, &mut stdout);
+    match &cli.command {
+        Some(Command::Demo) => return demo::run(&home, &mut runner, &mut stdout),
+        Some(Command::Crawl(args)) => return crawl::run(args, runner.session(), cli.format, &mut stdout),
+        None => {}
     }
     if inputs.is_empty() {
         if io::stdin().is_terminal() {

@@ -24,6 +24,11 @@ impl SqlRunner {
         SqlRunner { session, format, timing }
     }
 
+    /// The session, for commands that work on its catalog directly (`tarn crawl`).
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
     /// The flag that cancels the running statement when set (the REPL's Ctrl-C).
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         self.session.cancel_flag()
