@@ -9,6 +9,7 @@ pub mod optimizer;
 pub mod plan;
 pub mod session;
 pub mod sql;
+pub mod write;
 
 pub use error::{EngineError, Result, SqlPosition};
 pub use session::{QueryOutput, Session};

@@ -4,11 +4,14 @@
 //! residual predicate over the pair's combined columns, then what the type emits. A pair failing
 //! the residual counts as no match, so outer joins keep the row padded with NULLs. Without
 //! equi-keys (a cross join, a pure range condition) the candidates are all pairs: a nested loop.
+//! The null-aware types (`NOT IN`, and `IN` as a value) also need to know whether the build side
+//! is empty and whether any build key is NULL, which the build records once.
 
 use std::any::Any;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use arrow::array::{new_null_array, ArrayRef, AsArray, BooleanArray, UInt32Array};
+use arrow::array::{new_null_array, Array, ArrayRef, AsArray, BooleanArray, UInt32Array};
+use arrow::buffer::NullBuffer;
 use arrow::compute::{cast, concat_batches, filter, filter_record_batch, not, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
 use arrow::record_batch::RecordBatch;
@@ -77,10 +80,12 @@ struct BuildSide {
     key_types: Vec<DataType>,
     /// Right and full joins only.
     matched: Option<MatchedBitmap>,
+    /// Whether some build row has a NULL in a key (null-aware joins).
+    has_null_key: bool,
 }
 
 fn emits_pairs(join_type: JoinType) -> bool {
-    !matches!(join_type, JoinType::Semi | JoinType::Anti)
+    join_type.emits_right()
 }
 
 fn nullable(field: &Arc<Field>) -> Arc<Field> {
@@ -90,7 +95,7 @@ fn nullable(field: &Arc<Field>) -> Arc<Field> {
 /// `schema` with the columns an outer join fills with NULLs made nullable.
 fn padded_schema(schema: &SchemaRef, join_type: JoinType, left_len: usize) -> SchemaRef {
     let pad_left = matches!(join_type, JoinType::Right | JoinType::Full);
-    let pad_right = matches!(join_type, JoinType::Left | JoinType::Full);
+    let pad_right = matches!(join_type, JoinType::Left | JoinType::Full | JoinType::Single);
     let fields: Vec<Arc<Field>> = schema
         .fields()
         .iter()
@@ -153,9 +158,10 @@ impl Sink for HashJoinBuild {
         };
         let matched =
             matches!(spec.join_type, JoinType::Right | JoinType::Full).then(|| MatchedBitmap::new(batch.num_rows()));
+        let has_null_key = key_nulls(&keys).is_some_and(|n| n.null_count() > 0);
         self.shared
             .built
-            .set(BuildSide { batch, index, key_types, matched })
+            .set(BuildSide { batch, index, key_types, matched, has_null_key })
             .map_err(|_| EngineError::execution("a join's build side was built twice"))?;
         Ok(vec![])
     }
@@ -200,7 +206,7 @@ impl HashJoinProbe {
     }
 
     /// Candidates through the key index; semi and anti joins without a residual only need to
-    /// know whether a key exists.
+    /// know whether a key exists. Returns the probe rows with a NULL key.
     fn probe_hash(
         &self,
         batch: &RecordBatch,
@@ -208,7 +214,7 @@ impl HashJoinProbe {
         index: &KeyIndex,
         matched: &mut [bool],
         out: &mut dyn FnMut(RecordBatch) -> Result<()>,
-    ) -> Result<()> {
+    ) -> Result<Option<NullBuffer>> {
         let spec = &self.shared.spec;
         let keys = evaluate_columns(&spec.left_keys, batch)?
             .into_iter()
@@ -236,7 +242,8 @@ impl HashJoinProbe {
                 self.check_pairs(batch, build, std::mem::take(&mut pairs), matched, out)?;
             }
         }
-        self.check_pairs(batch, build, pairs, matched, out)
+        self.check_pairs(batch, build, pairs, matched, out)?;
+        Ok(nulls)
     }
 
     /// Every (probe, build) pair is a candidate, a slice of probe rows at a time so a chunk
@@ -296,7 +303,13 @@ impl HashJoinProbe {
             }
         }
         for row in probe.values() {
-            matched[*row as usize] = true;
+            let row = *row as usize;
+            if spec.join_type == JoinType::Single && matched[row] {
+                // Every candidate of one probe row is in the same chunk, so a repeat is a second
+                // match of that row.
+                return Err(EngineError::execution("more than one row returned by a subquery used as an expression"));
+            }
+            matched[row] = true;
         }
         if let Some(bitmap) = &build.matched {
             for row in build_rows.values() {
@@ -309,19 +322,51 @@ impl HashJoinProbe {
         Ok(())
     }
 
-    /// What the probe batch contributes beyond pairs: unmatched rows padded with NULLs (left and
-    /// full joins), or the rows themselves (semi: matched, anti: unmatched).
+    /// What the probe batch contributes beyond pairs: unmatched rows padded with NULLs (left,
+    /// full and single joins), the rows themselves (semi: matched, anti: unmatched), or every row
+    /// with its mark.
     fn emit_probe_rows(
         &self,
         batch: &RecordBatch,
+        build: &BuildSide,
         matched: Vec<bool>,
+        probe_nulls: Option<NullBuffer>,
         out: &mut dyn FnMut(RecordBatch) -> Result<()>,
     ) -> Result<()> {
-        let matched = BooleanArray::from(matched);
-        let rows = match self.shared.spec.join_type {
-            JoinType::Semi => filter_record_batch(batch, &matched)?,
-            JoinType::Anti | JoinType::Left | JoinType::Full => filter_record_batch(batch, &not(&matched)?)?,
-            JoinType::Inner | JoinType::Right | JoinType::Cross => return Ok(()),
+        let build_empty = build.batch.num_rows() == 0;
+        let probe_null = |row: usize| probe_nulls.as_ref().is_some_and(|n| n.is_null(row));
+        let join_type = self.shared.spec.join_type;
+        if join_type.is_mark() {
+            let null_aware = join_type == JoinType::NullAwareMark;
+            let marks: BooleanArray = matched
+                .iter()
+                .enumerate()
+                .map(|(row, m)| match m {
+                    true => Some(true),
+                    false if null_aware && !build_empty && (build.has_null_key || probe_null(row)) => None,
+                    false => Some(false),
+                })
+                .collect();
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(marks));
+            return out(batch_with_schema(&self.shared.output_schema, columns, batch.num_rows())?);
+        }
+        let rows = match join_type {
+            JoinType::Semi => filter_record_batch(batch, &BooleanArray::from(matched))?,
+            JoinType::Anti | JoinType::Left | JoinType::Full | JoinType::Single => {
+                filter_record_batch(batch, &not(&BooleanArray::from(matched))?)?
+            }
+            JoinType::NullAwareAnti => {
+                let keep: BooleanArray = matched
+                    .iter()
+                    .enumerate()
+                    .map(|(row, m)| Some(build_empty || (!m && !build.has_null_key && !probe_null(row))))
+                    .collect();
+                filter_record_batch(batch, &keep)?
+            }
+            JoinType::Inner | JoinType::Right | JoinType::Cross | JoinType::Mark | JoinType::NullAwareMark => {
+                return Ok(())
+            }
         };
         if rows.num_rows() == 0 {
             return Ok(());
@@ -354,11 +399,14 @@ impl Operator for HashJoinProbe {
     fn execute(&self, batch: RecordBatch, out: &mut dyn FnMut(RecordBatch) -> Result<()>) -> Result<()> {
         let build = self.built()?;
         let mut matched = vec![false; batch.num_rows()];
-        match &build.index {
+        let probe_nulls = match &build.index {
             Some(index) => self.probe_hash(&batch, build, index, &mut matched, out)?,
-            None => self.probe_nested_loop(&batch, build, &mut matched, out)?,
-        }
-        self.emit_probe_rows(&batch, matched, out)
+            None => {
+                self.probe_nested_loop(&batch, build, &mut matched, out)?;
+                None
+            }
+        };
+        self.emit_probe_rows(&batch, build, matched, probe_nulls, out)
     }
 
     /// Right and full joins: the build rows no probe row matched, padded with NULLs on the left.

@@ -17,6 +17,8 @@ pub mod sort;
 #[cfg(test)]
 mod testing;
 pub mod values;
+pub mod window;
+pub mod window_frame;
 
 pub use physical_plan::{PhysicalPlan, Pipeline, PipelineInput, Stage};
 pub use pipeline::{ExecContext, LocalSink, Morsels, Operator, Sink, Source};

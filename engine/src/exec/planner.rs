@@ -21,6 +21,7 @@ use crate::exec::project::ProjectOperator;
 use crate::exec::scheduler::run_plan;
 use crate::exec::sort::{SortKey, SortSink};
 use crate::exec::values::ValuesSource;
+use crate::exec::window::{WindowCall, WindowSink};
 use crate::expr::planner::create_physical_expr;
 use crate::expr::PhysicalExprRef;
 use crate::io::table_scan::TableScanSource;
@@ -110,6 +111,17 @@ impl PhysicalPlanner<'_> {
                     Ok(vec![stage_pipeline(index, schema, preserve_order)])
                 }
             },
+            LogicalPlan::Window { input, window_exprs, schema } => {
+                let input_schema = input.schema();
+                let calls = window_exprs
+                    .iter()
+                    .map(|w| WindowCall::try_new(w, &input_schema, &self.ctx.functions))
+                    .collect::<Result<Vec<_>>>()?;
+                let sink = WindowSink::new(calls, input_schema, schema.clone(), self.ctx.batch_size);
+                let pipelines = self.plan(input)?;
+                let index = self.add_stage(pipelines, Arc::new(sink), false);
+                Ok(vec![stage_pipeline(index, schema.clone(), false)])
+            }
             LogicalPlan::Union { inputs, schema } => {
                 let mut pipelines = Vec::new();
                 for input in inputs {

@@ -59,6 +59,11 @@ pub fn create_physical_expr(expr: &Expr, input: &Schema, functions: &FunctionReg
             let args = args.iter().map(plan).collect::<Result<Vec<_>>>()?;
             Arc::new(ScalarFunctionExpr::new(function, args, return_type.clone()))
         }
+        Expr::OuterColumn { .. } | Expr::Subquery(_) => {
+            return Err(EngineError::plan(format!(
+                "the subquery in `{expr}` was not decorrelated into a join (is the decorrelation rule disabled?)"
+            )))
+        }
     })
 }
 

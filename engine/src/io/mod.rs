@@ -7,11 +7,13 @@
 
 pub mod csv_dialect;
 pub mod csv_scan;
+pub mod csv_writer;
 pub mod fetched_ranges;
 pub mod listing;
 pub mod metrics;
 pub mod object_reader;
 pub mod parquet_scan;
+pub mod parquet_writer;
 pub mod prefetch;
 pub mod pruning;
 pub mod runtime;

@@ -64,7 +64,7 @@ pub fn fold(expr: Expr, functions: &FunctionRegistry, batch: &RecordBatch) -> Ex
 /// cast) it stays as it is, so the error surfaces only if execution really reaches it.
 fn evaluate_constant(e: Expr, functions: &FunctionRegistry, batch: &RecordBatch) -> Expr {
     let foldable = match &e {
-        Expr::Column(_) | Expr::Literal(_) => false,
+        Expr::Column(_) | Expr::Literal(_) | Expr::OuterColumn { .. } | Expr::Subquery(_) => false,
         Expr::Function { name, .. } if VOLATILE_FUNCTIONS.contains(&name.as_str()) => false,
         other => other.children().iter().all(|c| matches!(c, Expr::Literal(_))),
     };

@@ -47,6 +47,19 @@ fn push(plan: LogicalPlan, mut conjuncts: Vec<Expr>) -> LogicalPlan {
             let plan = LogicalPlan::Aggregate { input: Box::new(push(*input, below)), group_by, aggregates, schema };
             filter_above(plan, above)
         }
+        LogicalPlan::Window { input, window_exprs, schema } => {
+            // A row's window values depend on the other rows of its partition: only conjuncts
+            // that keep or drop whole partitions (over columns every window partitions by) go below.
+            let width = input.schema().fields().len();
+            let partitions_whole = |c: &Expr| {
+                columns(c)
+                    .iter()
+                    .all(|i| *i < width && window_exprs.iter().all(|w| w.partition_by.contains(&Expr::Column(*i))))
+            };
+            let (below, above): (Vec<Expr>, Vec<Expr>) = conjuncts.into_iter().partition(partitions_whole);
+            let plan = LogicalPlan::Window { input: Box::new(push(*input, below)), window_exprs, schema };
+            filter_above(plan, above)
+        }
         LogicalPlan::Join { left, right, join_type, on, filter, schema } => {
             push_join(*left, *right, join_type, on, filter, schema, conjuncts)
         }
@@ -86,12 +99,22 @@ fn push_join(
         }
     };
     // Conjuncts from above the join: a side's rows may be dropped early only if the join would
-    // not have padded them with NULLs otherwise.
+    // not have padded them with NULLs otherwise. (A mark join's mark column counts as "right", so
+    // tests of it stay above.)
     for c in conjuncts {
         match (side(&c), join_type) {
-            (Side::Left, JoinType::Inner | JoinType::Cross | JoinType::Left | JoinType::Semi | JoinType::Anti) => {
-                to_left.push(c)
-            }
+            (
+                Side::Left,
+                JoinType::Inner
+                | JoinType::Cross
+                | JoinType::Left
+                | JoinType::Single
+                | JoinType::Semi
+                | JoinType::Anti
+                | JoinType::NullAwareAnti
+                | JoinType::Mark
+                | JoinType::NullAwareMark,
+            ) => to_left.push(c),
             (Side::Right, JoinType::Inner | JoinType::Cross | JoinType::Right) => to_right.push(c),
             (_, JoinType::Inner | JoinType::Cross) => to_join.push(c),
             _ => above.push(c),
@@ -103,7 +126,17 @@ fn push_join(
     for c in filter.map(Expr::split_conjunction).unwrap_or_default() {
         match (side(&c), join_type) {
             (Side::Left, JoinType::Inner | JoinType::Right | JoinType::Semi) => to_left.push(c),
-            (Side::Right, JoinType::Inner | JoinType::Left | JoinType::Semi | JoinType::Anti) => to_right.push(c),
+            (
+                Side::Right,
+                JoinType::Inner
+                | JoinType::Left
+                | JoinType::Single
+                | JoinType::Semi
+                | JoinType::Anti
+                | JoinType::NullAwareAnti
+                | JoinType::Mark
+                | JoinType::NullAwareMark,
+            ) => to_right.push(c),
             _ => residual.push(c),
         }
     }

@@ -4,13 +4,14 @@
 //! breaks column bindings is caught where it happens rather than in execution.
 
 pub mod constant_folding;
+pub mod decorrelate;
 pub mod filter_pushdown;
 pub mod limit_pushdown;
 pub mod partition_pruning;
 pub mod projection_pushdown;
 #[cfg(test)]
 mod tests;
-mod tree;
+pub(crate) mod tree;
 mod verify;
 
 use std::collections::HashSet;
@@ -22,6 +23,7 @@ use crate::expr::functions::FunctionRegistry;
 use crate::plan::LogicalPlan;
 
 pub use constant_folding::ConstantFolding;
+pub use decorrelate::Decorrelation;
 pub use filter_pushdown::FilterPushdown;
 pub use limit_pushdown::LimitPushdown;
 pub use partition_pruning::PartitionPruning;
@@ -69,11 +71,13 @@ impl Default for Optimizer {
 }
 
 impl Optimizer {
-    /// The default rules in their order: folding first so later rules see simple predicates;
+    /// The default rules in their order: subqueries become joins before anything else looks at
+    /// the plan; folding next so later rules see simple predicates;
     /// filters pushed into scans before partitions are pruned by them; projections narrowed once
     /// filters have settled; limits last.
     pub fn new() -> Optimizer {
         Optimizer::with_rules(vec![
+            Box::new(Decorrelation),
             Box::new(ConstantFolding),
             Box::new(FilterPushdown),
             Box::new(PartitionPruning),

@@ -10,7 +10,7 @@ use arrow::datatypes::{Field, Schema};
 
 use crate::error::Result;
 use crate::optimizer::{OptimizerContext, Rule};
-use crate::plan::{Expr, JoinType, LogicalPlan};
+use crate::plan::{Expr, LogicalPlan};
 use crate::sql::binder::join_schema;
 
 pub struct ProjectionPushdown;
@@ -149,8 +149,12 @@ fn prune(plan: LogicalPlan, required: &BTreeSet<usize>) -> (LogicalPlan, Mapping
         LogicalPlan::Join { left, right, join_type, on, filter, .. } => {
             let left_len = left.schema().fields().len();
             let mut need_left: BTreeSet<usize> = required.iter().copied().filter(|i| *i < left_len).collect();
-            let mut need_right: BTreeSet<usize> =
-                required.iter().filter(|i| **i >= left_len).map(|i| i - left_len).collect();
+            // A mark join's column `left_len` is its mark, not a right column.
+            let mut need_right: BTreeSet<usize> = if join_type.emits_right() {
+                required.iter().filter(|i| **i >= left_len).map(|i| i - left_len).collect()
+            } else {
+                BTreeSet::new()
+            };
             need_left.extend(columns(&on.iter().map(|(l, _)| l).collect::<Vec<_>>()));
             need_right.extend(columns(&on.iter().map(|(_, r)| r).collect::<Vec<_>>()));
             for c in columns(&filter.iter().collect::<Vec<_>>()) {
@@ -173,7 +177,13 @@ fn prune(plan: LogicalPlan, required: &BTreeSet<usize>) -> (LogicalPlan, Mapping
             let combined: Mapping = lm.iter().copied().chain(rm.iter().map(|m| m.map(|i| i + new_left_len))).collect();
             let filter = filter.map(|f| remap(f, &combined));
             let schema = join_schema(&left.schema(), &right.schema(), join_type);
-            let mapping = if matches!(join_type, JoinType::Semi | JoinType::Anti) { lm } else { combined };
+            let mapping = if join_type.emits_right() {
+                combined
+            } else if join_type.is_mark() {
+                lm.into_iter().chain([Some(new_left_len)]).collect()
+            } else {
+                lm
+            };
             let plan =
                 LogicalPlan::Join { left: Box::new(left), right: Box::new(right), join_type, on, filter, schema };
             (plan, mapping)
@@ -188,6 +198,37 @@ fn prune(plan: LogicalPlan, required: &BTreeSet<usize>) -> (LogicalPlan, Mapping
                 .collect();
             let fields: Vec<Field> = required.iter().map(|i| schema.field(*i).clone()).collect();
             (LogicalPlan::Union { inputs, schema: Arc::new(Schema::new(fields)) }, keep_mapping(width, &required))
+        }
+        LogicalPlan::Window { input, window_exprs, schema } => {
+            // Window columns nobody needs are not computed; the rest keep the columns they read.
+            let input_width = input.schema().fields().len();
+            let kept: Vec<usize> = (0..window_exprs.len()).filter(|w| required.contains(&(input_width + w))).collect();
+            let window_exprs: Vec<_> =
+                window_exprs.into_iter().enumerate().filter(|(w, _)| kept.contains(w)).map(|(_, w)| w).collect();
+            let mut need: BTreeSet<usize> = required.iter().copied().filter(|i| *i < input_width).collect();
+            for w in &window_exprs {
+                need.extend(columns(&w.expressions()));
+            }
+            let (input, m) = prune(*input, &need);
+            if window_exprs.is_empty() {
+                let mapping = m.into_iter().chain(std::iter::repeat_n(None, width - input_width)).collect();
+                return (input, mapping);
+            }
+            let window_exprs: Vec<_> =
+                window_exprs.into_iter().map(|w| w.map_expressions(&mut |e| remap(e, &m))).collect();
+            let new_width = input.schema().fields().len();
+            let mut fields: Vec<Field> = input.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.extend(kept.iter().map(|w| schema.field(input_width + w).clone()));
+            let mut mapping: Mapping = m;
+            mapping.resize(input_width, None);
+            let mut window_mapping = vec![None; width - input_width];
+            for (new, w) in kept.iter().enumerate() {
+                window_mapping[*w] = Some(new_width + new);
+            }
+            mapping.extend(window_mapping);
+            let plan =
+                LogicalPlan::Window { input: Box::new(input), window_exprs, schema: Arc::new(Schema::new(fields)) };
+            (plan, mapping)
         }
         values @ LogicalPlan::Values { .. } => (values, identity(width)),
     }

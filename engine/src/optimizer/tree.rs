@@ -22,6 +22,9 @@ pub(crate) fn map_inputs(
         LogicalPlan::Sort { input, keys, fetch } => LogicalPlan::Sort { input: map(input)?, keys, fetch },
         LogicalPlan::Limit { input, skip, fetch } => LogicalPlan::Limit { input: map(input)?, skip, fetch },
         LogicalPlan::Distinct { input } => LogicalPlan::Distinct { input: map(input)? },
+        LogicalPlan::Window { input, window_exprs, schema } => {
+            LogicalPlan::Window { input: map(input)?, window_exprs, schema }
+        }
         LogicalPlan::Union { inputs, schema } => {
             LogicalPlan::Union { inputs: inputs.into_iter().map(&mut *f).collect::<Result<_>>()?, schema }
         }
@@ -65,6 +68,10 @@ pub(crate) fn map_expressions(plan: LogicalPlan, f: &mut dyn FnMut(Expr) -> Resu
                 out.push(key);
             }
             LogicalPlan::Sort { input, keys: out, fetch }
+        }
+        LogicalPlan::Window { input, window_exprs, schema } => {
+            let window_exprs = window_exprs.into_iter().map(|w| w.try_map_expressions(f)).collect::<Result<_>>()?;
+            LogicalPlan::Window { input, window_exprs, schema }
         }
         other @ (LogicalPlan::Limit { .. } | LogicalPlan::Distinct { .. } | LogicalPlan::Union { .. }) => other,
     })

@@ -97,6 +97,13 @@ pub fn verify_plan(plan: &LogicalPlan) -> Result<()> {
             keys.iter().try_for_each(|k| check_expr(&k.expr, &input.schema(), plan))
         }
         LogicalPlan::Limit { .. } | LogicalPlan::Distinct { .. } => Ok(()),
+        LogicalPlan::Window { input, window_exprs, schema } => {
+            let input = input.schema();
+            if input.fields().len() + window_exprs.len() != schema.fields().len() {
+                return bad("window schema width differs from its input and window expressions".into());
+            }
+            window_exprs.iter().flat_map(|w| w.expressions()).try_for_each(|e| check_expr(e, &input, plan))
+        }
         LogicalPlan::Union { inputs, schema } => {
             for input in inputs {
                 let s = input.schema();

@@ -7,6 +7,7 @@ use std::fmt;
 use arrow::datatypes::{DataType, Schema};
 
 use crate::plan::scalar::ScalarValue;
+use crate::plan::subquery::{Subquery, SubqueryKind};
 
 /// A typed, bound scalar expression over one input row.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +27,10 @@ pub enum Expr {
     Like { expr: Box<Expr>, pattern: Box<Expr>, negated: bool, case_insensitive: bool },
     /// A scalar function from the registry, by its registry name, with its resolved return type.
     Function { name: String, args: Vec<Expr>, return_type: DataType },
+    /// A column of the enclosing query's input, read from inside a correlated subquery's plan.
+    OuterColumn { index: usize, data_type: DataType },
+    /// A subquery; replaced by a join in the `decorrelation` rule before any other rule runs.
+    Subquery(Box<Subquery>),
 }
 
 /// Binary operators after binding (`BETWEEN` becomes two comparisons, `||` is `StringConcat`).
@@ -132,13 +137,22 @@ impl Expr {
                 .or_else(|| else_expr.as_ref().map(|e| e.data_type(input)))
                 .unwrap_or(DataType::Null),
             Expr::Function { return_type, .. } => return_type.clone(),
+            Expr::OuterColumn { data_type, .. } => data_type.clone(),
+            Expr::Subquery(sub) => match sub.kind {
+                SubqueryKind::Scalar => sub.plan.schema().field(0).data_type().clone(),
+                SubqueryKind::Exists { .. } | SubqueryKind::In { .. } => DataType::Boolean,
+            },
         }
     }
 
     /// Direct children, in evaluation order.
     pub fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Column(_) | Expr::Literal(_) => vec![],
+            Expr::Column(_) | Expr::Literal(_) | Expr::OuterColumn { .. } => vec![],
+            Expr::Subquery(sub) => match &sub.kind {
+                SubqueryKind::In { expr, .. } => vec![expr],
+                SubqueryKind::Scalar | SubqueryKind::Exists { .. } => vec![],
+            },
             Expr::Binary { left, right, .. } => vec![left, right],
             Expr::Not(e) | Expr::Negative(e) | Expr::IsNull { expr: e, .. } | Expr::Cast { expr: e, .. } => vec![e],
             Expr::Case { operand, branches, else_expr } => {
@@ -159,7 +173,13 @@ impl Expr {
     /// Rebuilds the expression bottom-up with `f` applied to every node (children first).
     pub fn transform(self, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
         let rebuilt = match self {
-            Expr::Column(_) | Expr::Literal(_) => self,
+            Expr::Column(_) | Expr::Literal(_) | Expr::OuterColumn { .. } => self,
+            Expr::Subquery(mut sub) => {
+                if let SubqueryKind::In { expr, negated } = sub.kind {
+                    sub.kind = SubqueryKind::In { expr: Box::new(expr.transform(f)), negated };
+                }
+                Expr::Subquery(sub)
+            }
             Expr::Binary { op, left, right } => {
                 Expr::Binary { op, left: Box::new(left.transform(f)), right: Box::new(right.transform(f)) }
             }
@@ -267,6 +287,8 @@ impl fmt::Display for Expr {
                 let items: Vec<String> = args.iter().map(|e| e.to_string()).collect();
                 write!(f, "{name}({})", items.join(", "))
             }
+            Expr::OuterColumn { index, .. } => write!(f, "outer#{index}"),
+            Expr::Subquery(sub) => write!(f, "{sub}"),
         }
     }
 }

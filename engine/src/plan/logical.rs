@@ -9,8 +9,10 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use tarn_catalog::{Partition, Table};
 
 use crate::plan::expr::{AggregateExpr, Expr, SortExpr};
+use crate::plan::window::WindowExpr;
 
-/// Join semantics. `Semi`/`Anti` output only the left columns.
+/// Join semantics. `Semi`/`Anti`/`NullAwareAnti` output only the left columns; `Mark` and
+/// `NullAwareMark` output the left columns and one boolean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinType {
     Inner,
@@ -20,6 +22,32 @@ pub enum JoinType {
     Cross,
     Semi,
     Anti,
+    /// `x NOT IN (subquery)` over the equi-keys: as `Anti`, but a right side with a NULL key
+    /// keeps no row, and a left row with a NULL key is kept only when the right side is empty
+    /// (SQL: `x NOT IN (..., NULL)` is never true).
+    NullAwareAnti,
+    /// `EXISTS` where it is not a `WHERE` conjunct: every left row, plus whether it matched.
+    Mark,
+    /// `x IN (subquery)` where it is not a `WHERE` conjunct: every left row, plus `x IN (...)`
+    /// with three-valued logic (NULL when unmatched and either key side holds a NULL).
+    NullAwareMark,
+    /// A scalar subquery: as `Left`, but a left row with more than one match is an error.
+    Single,
+}
+
+impl JoinType {
+    /// Whether the output carries the right columns (after the left ones).
+    pub fn emits_right(self) -> bool {
+        !matches!(
+            self,
+            JoinType::Semi | JoinType::Anti | JoinType::NullAwareAnti | JoinType::Mark | JoinType::NullAwareMark
+        )
+    }
+
+    /// Whether the output has one extra boolean column after the left ones.
+    pub fn is_mark(self) -> bool {
+        matches!(self, JoinType::Mark | JoinType::NullAwareMark)
+    }
 }
 
 /// A scan of a catalog table with what the optimizer pushed into it.
@@ -52,7 +80,7 @@ pub enum LogicalPlan {
     Project { input: Box<LogicalPlan>, exprs: Vec<Expr>, schema: SchemaRef },
     /// Output: the group-by values, then one column per aggregate.
     Aggregate { input: Box<LogicalPlan>, group_by: Vec<Expr>, aggregates: Vec<AggregateExpr>, schema: SchemaRef },
-    /// Output: left columns then right columns (`Semi`/`Anti`: left only). `on` pairs are
+    /// Output: left columns then right columns (see [`JoinType`] for the others). `on` pairs are
     /// (expression over left, expression over right) equi-keys; `filter` is a residual predicate
     /// over the combined left+right columns.
     Join {
@@ -68,6 +96,9 @@ pub enum LogicalPlan {
     Limit { input: Box<LogicalPlan>, skip: usize, fetch: Option<usize> },
     /// Removes duplicate rows (SQL `DISTINCT`, `UNION` without `ALL`).
     Distinct { input: Box<LogicalPlan> },
+    /// Window functions over the input. Output: the input columns, then one column per window
+    /// expression (bound to the input).
+    Window { input: Box<LogicalPlan>, window_exprs: Vec<WindowExpr>, schema: SchemaRef },
     /// Concatenation of inputs with identical column types (`UNION ALL`).
     Union { inputs: Vec<LogicalPlan>, schema: SchemaRef },
 }
@@ -80,7 +111,8 @@ impl LogicalPlan {
             | LogicalPlan::Project { schema, .. }
             | LogicalPlan::Aggregate { schema, .. }
             | LogicalPlan::Join { schema, .. }
-            | LogicalPlan::Union { schema, .. } => schema.clone(),
+            | LogicalPlan::Union { schema, .. }
+            | LogicalPlan::Window { schema, .. } => schema.clone(),
             LogicalPlan::Filter { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Limit { input, .. }
@@ -96,7 +128,8 @@ impl LogicalPlan {
             | LogicalPlan::Aggregate { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Limit { input, .. }
-            | LogicalPlan::Distinct { input } => vec![input],
+            | LogicalPlan::Distinct { input }
+            | LogicalPlan::Window { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } => vec![left, right],
             LogicalPlan::Union { inputs, .. } => inputs.iter().collect(),
         }
@@ -197,6 +230,15 @@ impl fmt::Display for LogicalPlan {
             LogicalPlan::Limit { skip, fetch, .. } => write!(f, "Limit skip={skip} fetch={fetch:?}"),
             LogicalPlan::Distinct { .. } => write!(f, "Distinct"),
             LogicalPlan::Union { inputs, .. } => write!(f, "Union inputs={}", inputs.len()),
+            LogicalPlan::Window { window_exprs, schema, .. } => {
+                let first = schema.fields().len() - window_exprs.len();
+                let items: Vec<String> = window_exprs
+                    .iter()
+                    .zip(&schema.fields()[first..])
+                    .map(|(w, fl)| format!("{w} AS {}", fl.name()))
+                    .collect();
+                write!(f, "Window [{}]", items.join(", "))
+            }
         }
     }
 }

@@ -46,6 +46,9 @@ pub(super) fn drop_databases(
             continue;
         }
         let tables = session.catalog.drop_database(&database, if_exists, cascade)?;
+        for table in &tables {
+            crate::write::remove_local_data(session, table)?;
+        }
         if shown == session.database {
             session.database = DEFAULT_DATABASE.to_string();
         }

@@ -34,6 +34,11 @@ use crate::sql::{parse_statements, TarnStatement};
 
 pub use settings::Settings;
 
+/// Stack of the thread a statement runs on: enough for an expression of
+/// [`crate::sql::parser::MAX_OPERATOR_CHAIN`] operators in a debug build (about 14 KiB a level
+/// there). Only the pages a statement touches are committed.
+pub const STATEMENT_STACK_BYTES: usize = 64 * 1024 * 1024;
+
 /// What one statement returns: rows (queries, `SHOW`, `DESCRIBE`) or a status message (DDL).
 #[derive(Debug)]
 pub enum QueryOutput {
@@ -80,8 +85,24 @@ impl Session {
 
     /// Runs one parsed statement. Clears the cancel flag first, so a Ctrl-C that arrived between
     /// statements does not cancel the next one.
+    /// The statement runs on a thread of its own with [`STATEMENT_STACK_BYTES`] of stack: binding,
+    /// optimizing and planning recurse over expression and plan trees, and the caller's stack
+    /// (2 MiB for a test thread) is too small for the deepest statements the parser admits.
     pub fn execute_statement(&mut self, statement: &TarnStatement) -> Result<QueryOutput> {
         self.cancel.store(false, Ordering::Relaxed);
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .name("tarn-statement".into())
+                .stack_size(STATEMENT_STACK_BYTES)
+                .spawn_scoped(scope, || self.dispatch(statement));
+            match worker {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(e) => Err(EngineError::execution(format!("cannot start the statement's thread: {e}"))),
+            }
+        })
+    }
+
+    fn dispatch(&mut self, statement: &TarnStatement) -> Result<QueryOutput> {
         match statement {
             TarnStatement::Sql(statement) => self.execute_sql(statement),
             TarnStatement::CreateDatabase(create) => databases::create_database(self, create),
@@ -89,6 +110,7 @@ impl Session {
             TarnStatement::AddPartitions(add) => partitions::add_partitions(self, add),
             TarnStatement::DropPartitions(drop) => partitions::drop_partitions(self, drop),
             TarnStatement::ShowPartitions { table } => partitions::show_partitions(self, table),
+            TarnStatement::Copy(copy) => crate::write::copy(self, copy),
         }
     }
 
@@ -117,6 +139,13 @@ impl Session {
             } => databases::drop_databases(self, names, *if_exists, *cascade),
             Statement::Msck(msck) => partitions::repair_table(self, msck),
             Statement::Set(set) => settings::execute_set(self, set),
+            Statement::CreateTable(create) => crate::write::create_table(self, create),
+            Statement::Insert(insert) => crate::write::insert(self, insert),
+            Statement::Delete(delete) => crate::write::delete(self, delete),
+            Statement::Truncate(truncate) => crate::write::truncate(self, truncate),
+            Statement::Unload { query, query_text, to, options, .. } => {
+                crate::write::unload(self, query.as_deref(), query_text.as_deref(), &to.value, options)
+            }
             other => Err(EngineError::Unsupported(format!(
                 "not supported yet: {}",
                 TarnStatement::Sql(Box::new(other.clone())).kind()

@@ -29,7 +29,10 @@ pub(super) fn drop_tables(session: &mut Session, names: &[ObjectName], if_exists
         let name = table_name(session, name)?;
         let shown = format!("{}.{}", name.database.to_lowercase(), name.table.to_lowercase());
         messages.push(match session.catalog.drop_table(&name.database, &name.table, if_exists)? {
-            Some(_) => format!("table '{shown}' dropped"),
+            Some(table) => {
+                crate::write::remove_local_data(session, &table)?;
+                format!("table '{shown}' dropped")
+            }
             None => format!("table '{shown}' does not exist; nothing done"),
         });
     }

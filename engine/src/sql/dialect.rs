@@ -8,6 +8,8 @@
 //!   table comment only in `HiveDialect`, and its external-table path never.
 //! - `ALTER TABLE t ADD PARTITION (..) LOCATION '..' PARTITION (..) LOCATION '..'`: sqlparser keeps
 //!   one location for the whole statement and fails on the second one.
+//! - Redshift `COPY`: sqlparser stops at `MAXERROR`, `FILLRECORD` and other options; parsed in
+//!   `crate::write::copy::parse`.
 //!
 //! Everything else goes to sqlparser unchanged.
 
@@ -42,6 +44,8 @@ pub fn parse_tarn_statement(parser: &mut Parser) -> Result<Option<TarnStatement>
         } else {
             TarnStatement::DropPartitions(parse_drop_partitions(parser, table)?)
         }
+    } else if crate::write::copy::is_copy(parser) {
+        TarnStatement::Copy(Box::new(crate::write::copy::parse_copy(parser)?))
     } else {
         return Ok(None);
     };

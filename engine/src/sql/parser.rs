@@ -60,6 +60,7 @@ fn significant_bounds(tokens: &[TokenWithSpan]) -> (Span, Span) {
 
 /// Parses one statement's tokens: Tarn's dialect gaps first, then sqlparser.
 fn parse_one(dialect: &GenericDialect, tokens: Vec<TokenWithSpan>, bounds: Span) -> Result<TarnStatement> {
+    check_operator_chains(&tokens)?;
     let misplaced = misplaced_logical_operator(&tokens);
     let mut parser = Parser::new(dialect).with_tokens_with_locations(tokens);
     let parsed = match parse_tarn_statement(&mut parser) {
@@ -81,6 +82,90 @@ fn parse_one(dialect: &GenericDialect, tokens: Vec<TokenWithSpan>, bounds: Span)
         return Err(err.map_or_else(|| EngineError::plan("unexpected input"), |e| syntax_error(e, &parser, bounds)));
     }
     Ok(statement)
+}
+
+/// The most operators one expression may chain. sqlparser bounds recursive nesting (parentheses,
+/// subqueries) with its recursion limit, but builds infix chains (`1+1+...`, `a OR b OR ...`,
+/// `x::int::int`, `UNION ALL`, `JOIN`) in a loop into a tree as deep as the chain is long, which the
+/// binder, optimizer and executor then recurse over and which a 100k-term chain would overflow
+/// the stack with (an abort, not an error). DuckDB's `max_expression_depth` default is the same.
+pub const MAX_OPERATOR_CHAIN: usize = 1000;
+
+/// Rejects a statement whose operator chains could nest deeper than [`MAX_OPERATOR_CHAIN`], before
+/// sqlparser builds the tree. A conservative count over the tokens: operators between
+/// parentheses add to those of the enclosing ones; a `,` or a `CASE` branch keyword starts a new
+/// list item (list items are siblings, not nested).
+fn check_operator_chains(tokens: &[TokenWithSpan]) -> Result<()> {
+    use sqlparser::keywords::Keyword;
+    let mut scopes: Vec<usize> = vec![0];
+    let mut total = 0usize;
+    for token in tokens {
+        match &token.token {
+            Token::LParen | Token::LBracket | Token::LBrace => scopes.push(0),
+            Token::RParen | Token::RBracket | Token::RBrace if scopes.len() > 1 => {
+                total -= scopes.pop().unwrap_or(0);
+            }
+            Token::Comma => total -= reset_innermost(&mut scopes),
+            Token::Word(word) if word.quote_style.is_none() => match word.keyword {
+                Keyword::WHEN | Keyword::THEN | Keyword::ELSE => total -= reset_innermost(&mut scopes),
+                Keyword::AND
+                | Keyword::OR
+                | Keyword::XOR
+                | Keyword::IS
+                | Keyword::LIKE
+                | Keyword::ILIKE
+                | Keyword::IN
+                | Keyword::BETWEEN
+                | Keyword::COLLATE
+                | Keyword::AT
+                | Keyword::UNION
+                | Keyword::INTERSECT
+                | Keyword::EXCEPT
+                | Keyword::JOIN
+                | Keyword::SIMILAR
+                | Keyword::REGEXP
+                | Keyword::RLIKE
+                | Keyword::DIV => total += bump(&mut scopes),
+                _ => {}
+            },
+            other if is_operator_symbol(other) => total += bump(&mut scopes),
+            _ => {}
+        }
+        if total > MAX_OPERATOR_CHAIN {
+            return Err(EngineError::Syntax {
+                message: format!(
+                    "the statement nests too deeply (more than {MAX_OPERATOR_CHAIN} chained operators in one expression)"
+                ),
+                position: position(token.span.start),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Starts a new list item in the innermost scope; returns the operators it had counted.
+fn reset_innermost(scopes: &mut [usize]) -> usize {
+    scopes.last_mut().map_or(0, std::mem::take)
+}
+
+/// Counts one operator in the innermost scope; returns 1 for the running total.
+fn bump(scopes: &mut [usize]) -> usize {
+    if let Some(top) = scopes.last_mut() {
+        *top += 1;
+    }
+    1
+}
+
+/// Operator tokens (`+`, `::`, `||`, `->>`, `<=>` and sqlparser's many others) print as ASCII
+/// punctuation only; literals print with their quotes, brackets and separators are handled above.
+fn is_operator_symbol(token: &Token) -> bool {
+    if matches!(token, Token::Period | Token::SemiColon | Token::Comma | Token::EOF | Token::Whitespace(_)) {
+        return false;
+    }
+    let text = token.to_string();
+    !text.is_empty()
+        && !text.starts_with(['\'', '"', '$', '`'])
+        && text.chars().all(|c| c.is_ascii_punctuation())
 }
 
 /// sqlparser's generic dialect reads an `AND`/`OR` that starts an expression (`WHERE AND x = 1`)

@@ -18,6 +18,8 @@ pub enum TarnStatement {
     ShowPartitions {
         table: ObjectName,
     },
+    /// Redshift `COPY`, parsed by `crate::write::copy::parse` (sqlparser stops at its options).
+    Copy(Box<crate::write::CopyStatement>),
 }
 
 impl TarnStatement {
@@ -30,6 +32,7 @@ impl TarnStatement {
             TarnStatement::AddPartitions(_) => "ALTER TABLE ADD PARTITION".into(),
             TarnStatement::DropPartitions(_) => "ALTER TABLE DROP PARTITION".into(),
             TarnStatement::ShowPartitions { .. } => "SHOW PARTITIONS".into(),
+            TarnStatement::Copy(_) => "COPY".into(),
         }
     }
 }

@@ -23,6 +23,25 @@ pub fn check_arity(name: &str, args: &[DataType], min: usize, max: usize) -> Res
     Ok(())
 }
 
+/// `check_arity` whose error also shows the expected call, e.g. `datediff(part, start, end)`.
+pub fn check_usage(name: &str, args: &[DataType], min: usize, max: usize, usage: &str) -> Result<()> {
+    check_arity(name, args, min, max).map_err(|e| match e {
+        EngineError::Plan { message, position } => {
+            EngineError::Plan { message: format!("{message}; expected {usage}"), position }
+        }
+        other => other,
+    })
+}
+
+/// A comparison result with NULL read as false (Arrow's `prep_null_mask_filter` requires a
+/// null buffer, which a result without NULLs lacks).
+pub fn nulls_as_false(mask: &arrow::array::BooleanArray) -> arrow::array::BooleanArray {
+    match mask.nulls() {
+        Some(_) => arrow::compute::prep_null_mask_filter(mask),
+        None => mask.clone(),
+    }
+}
+
 /// An argument used as text: text itself, or a value with a text form (numbers, booleans,
 /// dates and timestamps in their Redshift form), so `LEFT(ts, 7)` reads `'2019-05'`.
 pub fn text_arg(name: &str, index: usize, t: &DataType) -> Result<DataType> {

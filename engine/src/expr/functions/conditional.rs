@@ -1,13 +1,14 @@
-//! NULL-handling functions: `COALESCE`/`NVL` (Redshift documents them as identical) and `NULLIF`.
+//! NULL-handling functions: `COALESCE`/`NVL` (Redshift documents them as identical), `NVL2` and
+//! `NULLIF`. `DECODE` is in `decode`, `GREATEST`/`LEAST` in `greatest`.
 
 use std::sync::Arc;
 
 use arrow::compute::kernels::{cmp, zip::zip};
-use arrow::compute::{is_not_null, nullif, prep_null_mask_filter};
+use arrow::compute::{is_not_null, nullif};
 use arrow::datatypes::DataType;
 
 use crate::error::{EngineError, Result};
-use crate::expr::functions::arguments::{arg_array, check_arity};
+use crate::expr::functions::arguments::{arg_array, check_arity, check_usage, nulls_as_false};
 use crate::expr::functions::{FunctionRegistry, ScalarFunction, Signature};
 use crate::expr::ColumnarValue;
 use crate::plan::types::{common_supertype, comparison_type, sql_type_name};
@@ -18,6 +19,7 @@ pub fn register(registry: &mut FunctionRegistry) {
     registry.register_scalar(coalesce.clone());
     registry.register_scalar_alias("nvl", coalesce);
     registry.register_scalar(Arc::new(NullIf));
+    registry.register_scalar(Arc::new(Nvl2));
 }
 
 /// `COALESCE(a, b, ...)`: the first non-NULL argument, in the arguments' common type.
@@ -78,8 +80,38 @@ impl ScalarFunction for NullIf {
             return Ok(ColumnarValue::Array(a));
         }
         let b = arg_array(&args[1], &to, num_rows)?;
-        let equal = prep_null_mask_filter(&cmp::eq(&a, &b)?);
+        let equal = nulls_as_false(&cmp::eq(&a, &b)?);
         Ok(ColumnarValue::Array(nullif(&a, &equal)?))
+    }
+}
+
+/// `NVL2(x, a, b)` (Redshift): `a` when `x` is not NULL, else `b`, in the common type of `a` and
+/// `b`.
+struct Nvl2;
+
+impl ScalarFunction for Nvl2 {
+    fn name(&self) -> &str {
+        "nvl2"
+    }
+
+    fn signature(&self, args: &[DataType]) -> Result<Signature> {
+        check_usage(self.name(), args, 3, 3, "nvl2(expression, not_null_result, null_result)")?;
+        let common = common_supertype(&args[1..]).ok_or_else(|| {
+            EngineError::plan(format!(
+                "nvl2 results of types {} and {} cannot be matched",
+                sql_type_name(&args[1]),
+                sql_type_name(&args[2])
+            ))
+        })?;
+        Ok(Signature { arg_types: vec![args[0].clone(), common.clone(), common.clone()], return_type: common })
+    }
+
+    fn invoke(&self, args: &[ColumnarValue], num_rows: usize) -> Result<ColumnarValue> {
+        let to = [&args[1], &args[2]].iter().map(|a| a.data_type()).find(|t| *t != DataType::Null);
+        let to = to.unwrap_or(DataType::Null);
+        let present = is_not_null(&args[0].clone().into_array(num_rows))?;
+        let (a, b) = (arg_array(&args[1], &to, num_rows)?, arg_array(&args[2], &to, num_rows)?);
+        Ok(ColumnarValue::Array(zip(&present, &a, &b)?))
     }
 }
 
@@ -111,6 +143,18 @@ mod tests {
         let sig = Coalesce.signature(&[DataType::Int32, DataType::Null, DataType::Int64]).unwrap();
         assert_eq!(sig.return_type, DataType::Int64);
         assert!(Coalesce.signature(&[DataType::Boolean, DataType::Date32]).is_err());
+    }
+
+    #[test]
+    fn nvl2_picks_by_presence() {
+        let out = Nvl2
+            .invoke(&[ints(&[None, Some(1)]), ints(&[Some(10), Some(11)]), ints(&[Some(20), Some(21)])], 2)
+            .unwrap()
+            .into_array(2);
+        assert_eq!(out.as_primitive::<Int32Type>().iter().collect::<Vec<_>>(), vec![Some(20), Some(11)]);
+        let sig = Nvl2.signature(&[DataType::Utf8, DataType::Int32, DataType::Int64]).unwrap();
+        assert_eq!(sig.return_type, DataType::Int64);
+        assert!(Nvl2.signature(&[DataType::Utf8]).unwrap_err().to_string().contains("nvl2(expression"));
     }
 
     #[test]

@@ -64,10 +64,10 @@ impl Part {
     /// A part name as Redshift spells it, abbreviations included; case-insensitive.
     pub fn parse(name: &str) -> Option<Part> {
         Some(match name.trim().to_ascii_lowercase().as_str() {
-            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "microsec" | "microsecs" => Part::Microsecond,
-            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "millisec" | "millisecs" | "millisecon" => {
-                Part::Millisecond
-            }
+            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "microsec" | "microsecs" | "usecond"
+            | "useconds" => Part::Microsecond,
+            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "msecond" | "mseconds" | "millisec"
+            | "millisecs" | "millisecon" => Part::Millisecond,
             "second" | "seconds" | "s" | "sec" | "secs" => Part::Second,
             "minute" | "minutes" | "m" | "min" | "mins" => Part::Minute,
             "hour" | "hours" | "h" | "hr" | "hrs" => Part::Hour,
@@ -86,7 +86,7 @@ impl Part {
         })
     }
 
-    fn parse_or_error(function: &str, name: &str) -> Result<Part> {
+    pub(crate) fn parse_or_error(function: &str, name: &str) -> Result<Part> {
         Part::parse(name)
             .ok_or_else(|| EngineError::execution(format!("function {function}: unknown date part '{name}'")))
     }
@@ -160,21 +160,23 @@ pub fn extract_micros(micros: i64, part: Part) -> Option<i64> {
 }
 
 /// A date/timestamp argument, taken as TIMESTAMP (text too, parsed by the binder's cast).
-fn timestamp_arg(name: &str, index: usize, t: &DataType) -> Result<DataType> {
+pub(crate) fn timestamp_arg(name: &str, index: usize, t: &DataType) -> Result<DataType> {
     match t {
         DataType::Date32 | DataType::Timestamp(_, _) | DataType::Utf8 | DataType::Null => Ok(TIMESTAMP),
         other => Err(wrong_arg(name, index, "a date or timestamp", other)),
     }
 }
 
-fn part_name_arg(name: &str, t: &DataType) -> Result<DataType> {
+/// The date part name argument (first), as text.
+pub(crate) fn part_name_arg(name: &str, t: &DataType) -> Result<DataType> {
     match t {
         DataType::Utf8 | DataType::Null => Ok(DataType::Utf8),
         other => Err(wrong_arg(name, 0, "a date part name", other)),
     }
 }
 
-fn timestamps(arg: &ColumnarValue, num_rows: usize) -> Result<TimestampMicrosecondArray> {
+/// A TIMESTAMP argument as its array.
+pub(crate) fn timestamps(arg: &ColumnarValue, num_rows: usize) -> Result<TimestampMicrosecondArray> {
     Ok(arg_array(arg, &TIMESTAMP, num_rows)?.as_primitive::<TimestampMicrosecondType>().clone())
 }
 

@@ -3,10 +3,24 @@
 
 pub mod aggregate;
 pub mod arguments;
+pub mod calendar;
+pub mod clock;
 pub mod conditional;
+pub mod date_format;
 pub mod datetime;
+pub mod datetime_add;
+pub mod datetime_diff;
+pub mod decode;
+pub mod greatest;
 pub mod math;
+pub mod math_float;
+pub mod regex;
 pub mod string;
+pub mod string_codes;
+pub mod string_search;
+pub mod string_shape;
+pub mod to_char;
+pub mod window;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -37,6 +51,13 @@ pub trait ScalarFunction: Send + Sync {
     /// DOUBLE PRECISION while other parts are BIGINT.
     fn signature_for_constants(&self, args: &[DataType], _constants: &[Option<ScalarValue>]) -> Result<Signature> {
         self.signature(args)
+    }
+    /// For functions fixed for a whole statement (`GETDATE()`, `CURRENT_DATE`): the value at the
+    /// statement's start, `statement_start_micros` (UTC microseconds since 1970). The binder
+    /// reads one clock per statement and plans this value as a literal, so every call in a
+    /// query agrees; other functions answer `None`.
+    fn statement_constant(&self, _statement_start_micros: i64) -> Option<ScalarValue> {
+        None
     }
     /// Evaluates over a batch of `num_rows` rows; arguments already have `signature`'s types.
     fn invoke(&self, args: &[ColumnarValue], num_rows: usize) -> Result<ColumnarValue>;
@@ -83,6 +104,7 @@ pub trait GroupsAccumulator: Send {
 pub struct FunctionRegistry {
     scalars: HashMap<String, Arc<dyn ScalarFunction>>,
     aggregates: HashMap<String, Arc<dyn AggregateFunction>>,
+    windows: HashMap<String, Arc<dyn window::WindowFunction>>,
 }
 
 impl fmt::Debug for FunctionRegistry {
@@ -99,10 +121,23 @@ impl FunctionRegistry {
     pub fn with_builtins() -> FunctionRegistry {
         let mut registry = FunctionRegistry::default();
         string::register(&mut registry);
+        string_search::register(&mut registry);
+        string_shape::register(&mut registry);
+        string_codes::register(&mut registry);
+        regex::register(&mut registry);
         conditional::register(&mut registry);
+        decode::register(&mut registry);
+        greatest::register(&mut registry);
         math::register(&mut registry);
+        math_float::register(&mut registry);
         datetime::register(&mut registry);
+        datetime_diff::register(&mut registry);
+        datetime_add::register(&mut registry);
+        to_char::register(&mut registry);
+        date_format::register(&mut registry);
+        clock::register(&mut registry);
         aggregate::register(&mut registry);
+        window::register(&mut registry);
         registry
     }
 
@@ -123,6 +158,15 @@ impl FunctionRegistry {
         self.aggregates.insert(alias.to_ascii_lowercase(), f);
     }
 
+    pub fn register_window(&mut self, f: Arc<dyn window::WindowFunction>) {
+        self.windows.insert(f.name().to_ascii_lowercase(), f);
+    }
+
+    /// A ranking or value window function (aggregates over windows are looked up as aggregates).
+    pub fn window(&self, name: &str) -> Option<&Arc<dyn window::WindowFunction>> {
+        self.windows.get(&name.to_ascii_lowercase())
+    }
+
     pub fn scalar(&self, name: &str) -> Option<&Arc<dyn ScalarFunction>> {
         self.scalars.get(&name.to_ascii_lowercase())
     }
@@ -133,6 +177,6 @@ impl FunctionRegistry {
 
     /// All registered names (scalar and aggregate), for "did you mean" suggestions.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.scalars.keys().chain(self.aggregates.keys()).map(String::as_str)
+        self.scalars.keys().chain(self.aggregates.keys()).chain(self.windows.keys()).map(String::as_str)
     }
 }

@@ -35,7 +35,7 @@ pub fn register(registry: &mut FunctionRegistry) {
 }
 
 /// Applies `f` row by row to text columns, NULL in any argument giving NULL.
-fn map_rows(
+pub(crate) fn map_rows(
     args: &[ColumnarValue],
     num_rows: usize,
     f: impl Fn(&[&str], &[i64]) -> Result<String>,

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use arrow::datatypes::{Field, Schema};
 use sqlparser::tokenizer::Span;
 
-use crate::error::Result;
-use crate::plan::{AggregateExpr, Expr, LogicalPlan};
+use crate::error::{EngineError, Result};
+use crate::plan::{AggregateExpr, Expr, LogicalPlan, Subquery, SubqueryKind};
 use crate::sql::binder::expr::AggregateCollector;
 use crate::sql::binder::plan_err;
 use crate::sql::binder::scope::Scope;
+use crate::sql::binder::subquery::remap_outer_columns;
 
 /// The `Aggregate` node over `input`: group columns keep their input names when they are plain
 /// columns; aggregates are named after their function.
@@ -55,18 +56,35 @@ pub(crate) fn onto_aggregate(
     }
     match expr {
         Expr::Column(c) if c >= scope.len() => Ok(Expr::Column(group_by.len() + c - scope.len())),
-        Expr::Column(c) => {
-            let span = collector.column_spans.iter().find(|(i, _)| *i == c).map(|(_, s)| *s).unwrap_or(Span::empty());
-            Err(plan_err(
-                format!(
-                    "column '{}' must appear in the GROUP BY clause or be used in an aggregate function",
-                    scope.columns[c].name
-                ),
-                span,
-            ))
+        Expr::Column(c) => Err(not_grouped(c, scope, collector)),
+        Expr::Subquery(sub) => {
+            // The subquery reads the grouped row: its correlated references must be group keys.
+            let Subquery { plan, kind } = *sub;
+            let kind = match kind {
+                SubqueryKind::In { expr, negated } => {
+                    SubqueryKind::In { expr: Box::new(onto_aggregate(*expr, group_by, scope, collector)?), negated }
+                }
+                other => other,
+            };
+            let plan = remap_outer_columns(plan, &mut |c| {
+                group_by.iter().position(|g| *g == Expr::Column(c)).ok_or_else(|| not_grouped(c, scope, collector))
+            })?;
+            Ok(Expr::Subquery(Box::new(Subquery { plan, kind })))
         }
         other => try_map_children(other, &mut |child| onto_aggregate(child, group_by, scope, collector)),
     }
+}
+
+fn not_grouped(column: usize, scope: &Scope, collector: &AggregateCollector) -> EngineError {
+    let span =
+        collector.column_spans.iter().find(|(i, _)| *i == column).map(|(_, s)| *s).unwrap_or(Span::empty());
+    plan_err(
+        format!(
+            "column '{}' must appear in the GROUP BY clause or be used in an aggregate function",
+            scope.columns[column].name
+        ),
+        span,
+    )
 }
 
 /// Rebuilds `expr` with `f` applied to each direct child (for top-down rewrites, which
@@ -74,7 +92,13 @@ pub(crate) fn onto_aggregate(
 pub(crate) fn try_map_children(expr: Expr, f: &mut dyn FnMut(Expr) -> Result<Expr>) -> Result<Expr> {
     let mut map = |e: Box<Expr>| f(*e).map(Box::new);
     Ok(match expr {
-        Expr::Column(_) | Expr::Literal(_) => expr,
+        Expr::Column(_) | Expr::Literal(_) | Expr::OuterColumn { .. } => expr,
+        Expr::Subquery(mut sub) => {
+            if let SubqueryKind::In { expr, negated } = sub.kind {
+                sub.kind = SubqueryKind::In { expr: map(expr)?, negated };
+            }
+            Expr::Subquery(sub)
+        }
         Expr::Binary { op, left, right } => Expr::Binary { op, left: map(left)?, right: map(right)? },
         Expr::Not(e) => Expr::Not(map(e)?),
         Expr::Negative(e) => Expr::Negative(map(e)?),

@@ -13,7 +13,9 @@ use crate::error::Result;
 use crate::plan::types::{arithmetic_operand_type, comparison_type, is_numeric};
 use crate::plan::{AggregateExpr, BinaryOp, Expr, ScalarValue};
 use crate::sql::binder::coerce::{cast_to, supertype};
+use crate::sql::binder::query::CteScope;
 use crate::sql::binder::scope::Scope;
+use crate::sql::binder::window::WindowCollector;
 use crate::sql::binder::{literal, not_supported, plan_err, Binder};
 
 /// Where aggregate calls go while a grouped query's expressions are bound: each distinct call
@@ -32,12 +34,26 @@ pub(crate) struct ExprBinder<'b, 'a> {
     pub binder: &'b Binder<'a>,
     pub scope: &'b Scope,
     pub aggregates: Option<&'b RefCell<AggregateCollector>>,
+    /// Where window calls go; `None` where windows are not allowed (`WHERE`, `GROUP BY`, ...).
+    pub windows: Option<&'b RefCell<WindowCollector>>,
     pub clause: &'static str,
+    /// The CTEs a subquery in the expression may read (none: only catalog tables).
+    pub ctes: Option<&'b CteScope<'b>>,
 }
 
 impl<'b, 'a> ExprBinder<'b, 'a> {
     pub fn new(binder: &'b Binder<'a>, scope: &'b Scope, clause: &'static str) -> ExprBinder<'b, 'a> {
-        ExprBinder { binder, scope, aggregates: None, clause }
+        ExprBinder { binder, scope, aggregates: None, windows: None, clause, ctes: None }
+    }
+
+    pub fn with_windows(mut self, collector: &'b RefCell<WindowCollector>) -> ExprBinder<'b, 'a> {
+        self.windows = Some(collector);
+        self
+    }
+
+    pub fn with_ctes(mut self, ctes: &'b CteScope<'b>) -> ExprBinder<'b, 'a> {
+        self.ctes = Some(ctes);
+        self
     }
 
     pub fn with_aggregates(mut self, collector: &'b RefCell<AggregateCollector>) -> ExprBinder<'b, 'a> {
@@ -84,7 +100,14 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
         use ast::Expr as A;
         let span = expr.span();
         match expr {
-            A::Identifier(ident) => self.column(std::slice::from_ref(ident)),
+            A::Identifier(ident) => self.column(std::slice::from_ref(ident)).or_else(|e| {
+                // Redshift's `SYSDATE` is a call written without parentheses; a column so named wins.
+                if ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("sysdate") {
+                    self.call("sysdate", Vec::new(), span)
+                } else {
+                    Err(e)
+                }
+            }),
             A::CompoundIdentifier(parts) => self.column(parts),
             A::Nested(inner) => self.bind_inner(inner),
             A::Value(v) => value(&v.value, false, v.span).map(Expr::Literal),
@@ -114,7 +137,8 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
             }
             A::In { expr: e, target, negated, .. } => match target {
                 ast::InTarget::List(list) => self.in_list(e, list, *negated, span),
-                _ => Err(not_supported("IN with a subquery", span)),
+                ast::InTarget::Subquery(query) => self.in_subquery(e, query, *negated, span),
+                _ => Err(not_supported("IN with UNNEST or a table", span)),
             },
             A::Like { negated, any, expr: e, pattern, escape_char } => {
                 self.like(e, pattern, *negated, false, *any || escape_char.is_some(), span)
@@ -186,7 +210,8 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
             A::Floor { expr: e, field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime) } => {
                 self.call("floor", vec![self.bind(e)?], span)
             }
-            A::Subquery(_) | A::Exists { .. } => Err(not_supported("a subquery", span)),
+            A::Subquery(query) => self.scalar_subquery(query, span),
+            A::Exists { subquery, negated } => self.exists(subquery, *negated),
             A::GroupingSets(_) | A::Cube(_) | A::Rollup(_) => Err(not_supported("GROUPING SETS/ROLLUP/CUBE", span)),
             A::Interval(_) => Err(not_supported("INTERVAL", span)),
             A::Wildcard(_) | A::QualifiedWildcard(..) => {
@@ -197,6 +222,11 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
     }
 
     fn column(&self, parts: &[ast::Ident]) -> Result<Expr> {
+        if !self.scope.has_column(parts) {
+            if let Some(outer) = self.outer_column(parts) {
+                return outer;
+            }
+        }
         let index = self.scope.resolve(parts)?;
         if let Some(collector) = self.aggregates {
             let span = parts[0].span.union(&parts[parts.len() - 1].span);
@@ -232,7 +262,14 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
     }
 
     fn reborrow(&self) -> ExprBinder<'b, 'a> {
-        ExprBinder { binder: self.binder, scope: self.scope, aggregates: self.aggregates, clause: self.clause }
+        ExprBinder {
+            binder: self.binder,
+            scope: self.scope,
+            aggregates: self.aggregates,
+            windows: self.windows,
+            clause: self.clause,
+            ctes: self.ctes,
+        }
     }
 
     fn binary(&self, left: &ast::Expr, op: &ast::BinaryOperator, right: &ast::Expr, span: Span) -> Result<Expr> {

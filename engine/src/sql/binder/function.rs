@@ -59,6 +59,19 @@ const DATE_PARTS: &[&str] = &[
     "microsecond",
     "microseconds",
     "epoch",
+    "wk",
+    "wks",
+    "msec",
+    "msecs",
+    "us",
+    "usec",
+    "usecs",
+    "decade",
+    "decades",
+    "century",
+    "centuries",
+    "millennium",
+    "millennia",
 ];
 
 impl ExprBinder<'_, '_> {
@@ -69,21 +82,34 @@ impl ExprBinder<'_, '_> {
             [ast::ObjectNamePart::Identifier(ident)] => ident.value.to_ascii_lowercase(),
             _ => return Err(plan_err(format!("function '{}' does not exist", f.name), span)),
         };
-        if f.over.is_some() {
-            return Err(not_supported("a window function", span));
+        if let Some(over) = &f.over {
+            return self.window_call(f, &name, over);
         }
-        if !f.within_group.is_empty()
+        if self.binder.functions.window(&name).is_some() {
+            return Err(plan_err(format!("window function '{name}' requires an OVER clause"), span));
+        }
+        let ordered = ORDERED_AGGREGATES.contains(&name.as_str());
+        if (!f.within_group.is_empty() && !ordered)
             || f.null_treatment.is_some()
             || !matches!(f.parameters, ast::FunctionArguments::None)
         {
             return Err(plan_err(format!("this form of a call to '{name}' is not supported yet"), span));
         }
+        let mut order_by: &[ast::OrderByExpr] = &f.within_group;
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (Vec::new(), false, false),
             ast::FunctionArguments::Subquery(_) => return Err(not_supported("a subquery", span)),
             ast::FunctionArguments::List(list) => {
-                if !list.clauses.is_empty() {
-                    return Err(plan_err(format!("clauses inside the call to '{name}' are not supported yet"), span));
+                match list.clauses.as_slice() {
+                    [] => {}
+                    // `string_agg(x, ',' ORDER BY y)`: the ORDER BY of an ordered aggregate.
+                    [ast::FunctionArgumentClause::OrderBy(keys)] if ordered && order_by.is_empty() => order_by = keys,
+                    _ => {
+                        return Err(plan_err(
+                            format!("clauses inside the call to '{name}' are not supported yet"),
+                            span,
+                        ))
+                    }
                 }
                 let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
                 let mut args = Vec::with_capacity(list.args.len());
@@ -103,6 +129,11 @@ impl ExprBinder<'_, '_> {
             }
         };
         if self.binder.functions.aggregate(&name).is_some() {
+            if ordered {
+                let args = ordered_aggregate_args(&name, &args, order_by, span)?;
+                let args: Vec<&ast::Expr> = args.iter().collect();
+                return self.aggregate_call(&name, &args, distinct, star, f.filter.as_deref(), span);
+            }
             return self.aggregate_call(&name, &args, distinct, star, f.filter.as_deref(), span);
         }
         if star || distinct || f.filter.is_some() {
@@ -126,7 +157,12 @@ impl ExprBinder<'_, '_> {
     pub(crate) fn call(&self, name: &str, args: Vec<Expr>, span: Span) -> Result<Expr> {
         let function = self.binder.functions.scalar(name).ok_or_else(|| self.unknown_function(name, span))?;
         let types: Vec<_> = args.iter().map(|a| self.type_of(a)).collect();
-        let signature = function.signature(&types).map_err(|e| at(e, span))?;
+        let constants: Vec<Option<ScalarValue>> =
+            args.iter().map(|a| if let Expr::Literal(v) = a { Some(v.clone()) } else { None }).collect();
+        let signature = function.signature_for_constants(&types, &constants).map_err(|e| at(e, span))?;
+        if let Some(value) = function.statement_constant(self.binder.statement_start_micros()) {
+            return Ok(Expr::Literal(value));
+        }
         let args = args
             .into_iter()
             .zip(types.iter().zip(&signature.arg_types))
@@ -185,6 +221,56 @@ impl ExprBinder<'_, '_> {
             .unwrap_or_default();
         plan_err(format!("function '{name}' does not exist{hint}"), span)
     }
+}
+
+/// Aggregates that take an ordering (`WITHIN GROUP (ORDER BY ...)`, or `ORDER BY` inside the
+/// call): the binder passes it to the registry as extra arguments, see `ordered_aggregate_args`.
+const ORDERED_AGGREGATES: &[&str] = &["percentile_cont", "percentile_disc", "listagg", "string_agg"];
+
+/// The registry arguments of an ordered aggregate:
+/// - `PERCENTILE_CONT(f) WITHIN GROUP (ORDER BY x [DESC])` → `(x, f, desc)`;
+/// - `LISTAGG(v[, delimiter]) [WITHIN GROUP (ORDER BY k1 [DESC], ...)]` → `(v, delimiter,
+///   k1, desc1, ...)`, the delimiter `''` when absent.
+fn ordered_aggregate_args(
+    name: &str,
+    args: &[&ast::Expr],
+    order_by: &[ast::OrderByExpr],
+    span: Span,
+) -> Result<Vec<ast::Expr>> {
+    let descending = |o: &ast::OrderByExpr| -> Result<ast::Expr> {
+        let desc = match &o.options.sort {
+            Some(ast::OrderBySort::Desc) => true,
+            None | Some(ast::OrderBySort::Asc) => false,
+            Some(ast::OrderBySort::Using(_)) => return Err(not_supported("ORDER BY ... USING", span)),
+        };
+        Ok(ast::Expr::Value(ast::Value::Boolean(desc).with_empty_span()))
+    };
+    if name.starts_with("percentile") {
+        return match (args, order_by) {
+            ([fraction], [key]) => Ok(vec![key.expr.clone(), (*fraction).clone(), descending(key)?]),
+            _ => Err(plan_err(
+                format!("{name} takes one fraction and one ordering: {name}(fraction) WITHIN GROUP (ORDER BY value)"),
+                span,
+            )),
+        };
+    }
+    let mut out: Vec<ast::Expr> = match args {
+        [value] => {
+            vec![(*value).clone(), ast::Expr::Value(ast::Value::SingleQuotedString(String::new()).with_empty_span())]
+        }
+        [value, delimiter] => vec![(*value).clone(), (*delimiter).clone()],
+        _ => {
+            return Err(plan_err(
+                format!("{name} takes a value and an optional delimiter: {name}(value[, delimiter])"),
+                span,
+            ))
+        }
+    };
+    for key in order_by {
+        out.push(key.expr.clone());
+        out.push(descending(key)?);
+    }
+    Ok(out)
 }
 
 /// `month` in `DATEDIFF(month, a, b)`: the date part as text, when `arg` is that unquoted word.

@@ -44,7 +44,10 @@ impl Binder<'_> {
             if width != target.len() {
                 let which = if width > target.len() { "more expressions than" } else { "fewer expressions than" };
                 return Err(plan_err(
-                    format!("INSERT into '{table}' has {which} target columns: {width} value(s) for {} column(s)", target.len()),
+                    format!(
+                        "INSERT into '{table}' has {which} target columns: {width} value(s) for {} column(s)",
+                        target.len()
+                    ),
                     span,
                 ));
             }

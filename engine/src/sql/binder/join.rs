@@ -14,6 +14,7 @@ use crate::plan::{BinaryOp, Expr, JoinType, LogicalPlan, TableScan};
 use crate::sql::binder::expr::{coerce_comparison, ExprBinder};
 use crate::sql::binder::query::{ident_name, CteScope};
 use crate::sql::binder::scope::{closest_match, RelationName, Scope};
+use crate::sql::binder::subquery::has_subquery;
 use crate::sql::binder::{not_supported, plan_err, Binder};
 
 impl Binder<'_> {
@@ -159,6 +160,9 @@ impl Binder<'_> {
         if predicate.is_none() && join_type != JoinType::Cross {
             return Err(plan_err(format!("{join_type:?} JOIN needs an ON or USING condition"), span));
         }
+        if predicate.as_ref().is_some_and(has_subquery) {
+            return Err(not_supported("a subquery in JOIN ... ON", span));
+        }
         let (on, filter) = match predicate {
             Some(p) => split_join_predicate(p, left_len),
             None => (Vec::new(), None),
@@ -187,16 +191,19 @@ pub(crate) fn cross_join(left: (LogicalPlan, Scope), right: (LogicalPlan, Scope)
     (plan, Scope::join(left.1, right.1))
 }
 
-/// The output schema of a join: left then right fields (left only for semi/anti joins), the side
-/// an outer join pads with NULLs made nullable.
+/// The output schema of a join: left then right fields (left only for semi/anti joins, left and
+/// the boolean `mark` for mark joins), the side an outer join pads with NULLs made nullable.
 pub fn join_schema(left: &Schema, right: &Schema, join_type: JoinType) -> SchemaRef {
     let nullable_left = matches!(join_type, JoinType::Right | JoinType::Full);
-    let nullable_right = matches!(join_type, JoinType::Left | JoinType::Full);
+    let nullable_right = matches!(join_type, JoinType::Left | JoinType::Full | JoinType::Single);
     let mut fields: Vec<Field> =
         left.fields().iter().map(|f| f.as_ref().clone().with_nullable(f.is_nullable() || nullable_left)).collect();
-    if !matches!(join_type, JoinType::Semi | JoinType::Anti) {
+    if join_type.emits_right() {
         fields
             .extend(right.fields().iter().map(|f| f.as_ref().clone().with_nullable(f.is_nullable() || nullable_right)));
+    }
+    if join_type.is_mark() {
+        fields.push(Field::new("mark", arrow::datatypes::DataType::Boolean, join_type == JoinType::NullAwareMark));
     }
     Arc::new(Schema::new(fields))
 }

@@ -12,8 +12,12 @@ mod literal;
 mod query;
 mod scope;
 mod select;
+mod window;
+mod subquery;
 #[cfg(test)]
 pub(crate) mod tests;
+
+use std::cell::RefCell;
 
 use sqlparser::ast;
 use sqlparser::tokenizer::Span;
@@ -23,9 +27,11 @@ use crate::error::{EngineError, Result, SqlPosition};
 use crate::expr::functions::FunctionRegistry;
 use crate::plan::{Expr, LogicalPlan};
 
+pub(crate) use aggregate::try_map_children;
 pub use insert::InsertColumn;
 pub use join::{equi_key, join_schema, split_join_predicate};
 pub use scope::{RelationName, Scope, ScopeColumn};
+pub(crate) use subquery::has_subquery;
 
 /// Binds queries of one session: the catalog to resolve tables in, the database unqualified names
 /// resolve to, and the functions calls resolve to.
@@ -33,11 +39,27 @@ pub struct Binder<'a> {
     catalog: &'a Catalog,
     database: String,
     functions: &'a FunctionRegistry,
+    /// The statement's clock, read once on first use so `GETDATE()` is one value per query.
+    statement_start: std::cell::OnceCell<i64>,
+    /// The scopes of the queries enclosing the subquery being bound, innermost last: where a
+    /// name no column of the subquery has resolves as a correlated reference.
+    outer_scopes: RefCell<Vec<Scope>>,
 }
 
 impl<'a> Binder<'a> {
     pub fn new(catalog: &'a Catalog, database: impl Into<String>, functions: &'a FunctionRegistry) -> Binder<'a> {
-        Binder { catalog, database: database.into(), functions }
+        Binder {
+            catalog,
+            database: database.into(),
+            functions,
+            statement_start: std::cell::OnceCell::new(),
+            outer_scopes: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// UTC microseconds at the statement's start (the first clock function bound).
+    pub(crate) fn statement_start_micros(&self) -> i64 {
+        *self.statement_start.get_or_init(crate::expr::functions::clock::now_micros)
     }
 
     /// Binds a whole query (`WITH`, set operations, `ORDER BY`, `LIMIT`) into a logical plan.

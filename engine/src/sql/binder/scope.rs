@@ -162,6 +162,18 @@ impl Scope {
         }
     }
 
+    /// Whether some column answers to `[db.][relation.]column` (one or, ambiguously, several).
+    pub fn has_column(&self, parts: &[Ident]) -> bool {
+        let Some((column, qualifier)) = parts.split_last() else { return false };
+        self.columns.iter().any(|c| {
+            eq_ignore_case(&c.name, &column.value)
+                && match qualifier {
+                    [] => !c.using_duplicate,
+                    q => c.relation.as_ref().is_some_and(|r| r.matches(q)),
+                }
+        })
+    }
+
     /// Positions `*` expands to: every column except `USING` duplicates.
     pub fn wildcard(&self) -> Vec<usize> {
         (0..self.columns.len()).filter(|&i| !self.columns[i].using_duplicate).collect()

@@ -13,6 +13,7 @@ use crate::sql::binder::aggregate::{aggregate_plan, onto_aggregate};
 use crate::sql::binder::expr::{project_schema, AggregateCollector, ExprBinder};
 use crate::sql::binder::query::{ident_name, ordinal, sort_expr, CteScope};
 use crate::sql::binder::scope::{eq_ignore_case, Scope};
+use crate::sql::binder::window::{resolve_placeholders, window_plan, with_select_aliases, WindowCollector};
 use crate::sql::binder::{not_supported, plan_err, Binder};
 
 /// A bound `SELECT` whose `ORDER BY` keys are bound over `plan`'s output; columns past `visible`
@@ -61,18 +62,20 @@ impl Binder<'_> {
         reject_unsupported(select)?;
         let (mut plan, scope) = self.bind_from(&select.from, ctes)?;
         if let Some(selection) = &select.selection {
-            let predicate = ExprBinder::new(self, &scope, "WHERE").bind_predicate(selection)?;
+            let predicate = ExprBinder::new(self, &scope, "WHERE").with_ctes(ctes).bind_predicate(selection)?;
             plan = LogicalPlan::Filter { input: Box::new(plan), predicate };
         }
         let items = expand_items(&select.projection, &scope)?;
 
         let group_by = self.bind_group_by(&select.group_by, &items, &scope)?;
         let collector = RefCell::new(AggregateCollector::default());
-        let binder = |clause| ExprBinder::new(self, &scope, clause).with_aggregates(&collector);
+        let binder = |clause| ExprBinder::new(self, &scope, clause).with_aggregates(&collector).with_ctes(ctes);
+        let windows = RefCell::new(WindowCollector::try_new(&select.named_window)?);
+        let window_binder = |clause| binder(clause).with_windows(&windows);
         let mut exprs = Vec::with_capacity(items.len());
         for item in &items {
             exprs.push(match item {
-                Item::Expr { expr, .. } => binder("SELECT").bind(expr)?,
+                Item::Expr { expr, .. } => window_binder("SELECT").bind(expr)?,
                 Item::Column { index, .. } => Expr::Column(*index),
             });
         }
@@ -93,12 +96,25 @@ impl Binder<'_> {
                             items.iter().position(|i| eq_ignore_case(i.name(), &ident.value)).expect("matched"),
                         )
                     }
-                    (None, expr) => OrderKey::Input(binder("ORDER BY").bind(expr)?),
+                    (None, expr) => OrderKey::Input(window_binder("ORDER BY").bind(expr)?),
                 };
                 order_keys.push((target, &key.options));
             }
         }
 
+        let aliases: Vec<(&str, &ast::Expr)> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Expr { expr, name } => Some((name.as_str(), *expr)),
+                Item::Column { .. } => None,
+            })
+            .collect();
+        let mut qualify = select
+            .qualify
+            .as_ref()
+            .map(|q| window_binder("QUALIFY").bind_predicate(&with_select_aliases(q, &aliases, &scope)))
+            .transpose()?;
+        let mut window_calls = windows.into_inner().calls;
         let mut collector = collector.into_inner();
         let aggregating = !group_by.is_empty() || !collector.calls.is_empty() || having.is_some();
         if aggregating {
@@ -107,6 +123,9 @@ impl Binder<'_> {
             let onto = |e: Expr| onto_aggregate(e, &group_by, &scope, &collector);
             exprs = exprs.into_iter().map(onto).collect::<Result<_>>()?;
             let having = having.map(onto).transpose()?;
+            qualify = qualify.map(onto).transpose()?;
+            window_calls =
+                window_calls.into_iter().map(|w| w.try_map_expressions(&mut |e| onto(e))).collect::<Result<_>>()?;
             order_keys = order_keys
                 .into_iter()
                 .map(|(k, o)| {
@@ -123,6 +142,28 @@ impl Binder<'_> {
             if let Some(predicate) = having {
                 plan = LogicalPlan::Filter { input: Box::new(plan), predicate };
             }
+        }
+
+        // Windows run over the grouped rows; QUALIFY filters on their results.
+        if !window_calls.is_empty() {
+            let base = plan.schema().fields().len();
+            plan = window_plan(plan, window_calls);
+            let resolve = |e| resolve_placeholders(e, base);
+            exprs = exprs.into_iter().map(resolve).collect();
+            qualify = qualify.map(resolve);
+            order_keys = order_keys
+                .into_iter()
+                .map(|(k, o)| {
+                    let k = match k {
+                        OrderKey::Input(e) => OrderKey::Input(resolve(e)),
+                        out => out,
+                    };
+                    (k, o)
+                })
+                .collect();
+        }
+        if let Some(predicate) = qualify {
+            plan = LogicalPlan::Filter { input: Box::new(plan), predicate };
         }
 
         let mut names: Vec<String> = items.iter().map(|i| i.name().to_string()).collect();
@@ -307,8 +348,6 @@ fn reject_unsupported(select: &ast::Select) -> Result<()> {
             !select.cluster_by.is_empty() || !select.distribute_by.is_empty() || !select.sort_by.is_empty(),
             "CLUSTER/DISTRIBUTE/SORT BY",
         ),
-        (!select.named_window.is_empty(), "a WINDOW clause"),
-        (select.qualify.is_some(), "QUALIFY"),
         (select.exclude.is_some(), "SELECT ... EXCLUDE"),
         (select.value_table_mode.is_some(), "SELECT AS VALUE/STRUCT"),
         (select.flavor != ast::SelectFlavor::Standard, "FROM-first SELECT"),

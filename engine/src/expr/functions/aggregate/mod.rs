@@ -5,11 +5,19 @@
 //! for DECIMAL(p,s), DOUBLE PRECISION for floats; `avg` DOUBLE PRECISION for integers and
 //! floats and DECIMAL(38, min(s+4, 38)) for DECIMAL(p,s) (four more digits of scale, as
 //! PostgreSQL keeps extra scale for numeric averages; DuckDB would answer a double); `min`/`max`
-//! the argument's type.
+//! the argument's type. The dialects' statistical and text aggregates live one family per file:
+//! `stats` (variance, standard deviation), `percentile` (median, percentiles), `listagg`,
+//! `approx_distinct` (HyperLogLog) and `boolean` (`bool_and`, `bool_or`, `count_if`,
+//! `any_value`).
 
+mod approx_distinct;
+mod boolean;
 mod count;
 mod distinct;
+mod listagg;
 mod min_max;
+mod percentile;
+mod stats;
 mod sum;
 
 use std::sync::Arc;
@@ -30,6 +38,11 @@ pub fn register(registry: &mut FunctionRegistry) {
     registry.register_aggregate(Arc::new(Avg));
     registry.register_aggregate(Arc::new(MinMax { name: "min", is_min: true }));
     registry.register_aggregate(Arc::new(MinMax { name: "max", is_min: false }));
+    stats::register(registry);
+    percentile::register(registry);
+    listagg::register(registry);
+    approx_distinct::register(registry);
+    boolean::register(registry);
 }
 
 /// Wraps `inner` in a per-group set of distinct values when `distinct`.

@@ -1,0 +1,401 @@
+//! Athena CTAS to the lake, `CREATE TABLE db.t WITH (external_location=..., format=...,
+//! parquet_compression|write_compression=..., partitioned_by=ARRAY[...], ...) AS SELECT`, and
+//! INSERT into external tables. Files land in Hive `key=value/` folders; the table and its
+//! partitions are registered in one catalog transaction after every file is complete.
+//!
+//! Unlike Athena: no 100-partition cap, Snappy by default, and files roll over at
+//! `target_file_size_mb` (default 128). As in Athena, the partition columns must be the last
+//! columns of the SELECT, in `partitioned_by` order, and the location must be empty.
+
+use std::collections::BTreeMap;
+
+use sqlparser::ast::{self, Spanned, SqlOption};
+use tarn_catalog::{
+    serde_keys, CatalogError, DataFormat, Location, Parameters, Partition, StorageDescriptor, Table, TableKind,
+};
+
+use crate::error::{EngineError, Result};
+use crate::io::csv_dialect::CsvDialect;
+use crate::io::csv_writer::CsvWriteOptions;
+use crate::io::parquet_writer::ParquetCompression;
+use crate::plan::LogicalPlan;
+use crate::session::{QueryOutput, Session};
+use crate::write::partition_path::{catalog_values, partition_folder};
+use crate::write::run::{publish_and_commit, write_plan};
+use crate::write::sink::{FileFormatSpec, WriteSpec};
+use crate::write::staging::{folder_has_objects, Placement, WriteTarget, WrittenFile};
+use crate::write::{binder, columns_of, file_schema, optimize, position, shown, table_ref, DEFAULT_TARGET_FILE_SIZE};
+
+/// The `WITH` properties Tarn accepts, as Athena spells them.
+pub const ACCEPTED_PROPERTIES: &[&str] = &[
+    "external_location",
+    "format",
+    "parquet_compression",
+    "write_compression",
+    "compression_level",
+    "partitioned_by",
+    "bucketed_by",
+    "bucket_count",
+    "field_delimiter",
+    "target_file_size_mb",
+];
+
+/// The table property recording the compression files were written with (Athena's key).
+const COMPRESSION_PROPERTY: &str = "write_compression";
+
+/// The `WITH (...)` of a CTAS, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CtasProperties {
+    pub location: Option<String>,
+    pub format: DataFormat,
+    pub compression: Option<String>,
+    pub compression_level: Option<i64>,
+    pub partitioned_by: Vec<String>,
+    pub field_delimiter: Option<String>,
+    pub target_file_size: u64,
+}
+
+impl CtasProperties {
+    /// Reads the properties; unknown ones are an error listing the accepted ones.
+    pub fn parse(options: &[SqlOption]) -> Result<CtasProperties> {
+        let mut values: BTreeMap<String, (ast::Expr, sqlparser::tokenizer::Span)> = BTreeMap::new();
+        for option in options {
+            let SqlOption::KeyValue { key, value } = option else {
+                return Err(EngineError::plan(format!("expected key = value in WITH (...), found '{option}'")));
+            };
+            let name = key.to_string().to_lowercase();
+            if !ACCEPTED_PROPERTIES.contains(&name.as_str()) {
+                return Err(EngineError::plan_at(
+                    format!("unknown table property '{name}'; accepted: {}", ACCEPTED_PROPERTIES.join(", ")),
+                    position(key.span()),
+                ));
+            }
+            if values.insert(name.clone(), (value.clone(), key.span())).is_some() {
+                return Err(EngineError::plan_at(
+                    format!("table property '{name}' is given twice"),
+                    position(key.span()),
+                ));
+            }
+        }
+        for unsupported in ["bucketed_by", "bucket_count"] {
+            if let Some((_, span)) = values.get(unsupported) {
+                return Err(EngineError::plan_at(format!("{unsupported} is not supported yet"), position(*span)));
+            }
+        }
+        let text = |name: &str| values.get(name).map(|(v, _)| string_value(name, v)).transpose();
+        let format = match text("format")? {
+            None => DataFormat::Parquet,
+            Some(f) => match f.to_ascii_uppercase().as_str() {
+                "PARQUET" => DataFormat::Parquet,
+                "CSV" | "TEXTFILE" => DataFormat::Csv,
+                other => {
+                    return Err(EngineError::plan(format!(
+                        "format '{other}' cannot be written (accepted: PARQUET, TEXTFILE, CSV)"
+                    )))
+                }
+            },
+        };
+        let compression = match (text("parquet_compression")?, text("write_compression")?) {
+            (Some(_), Some(_)) => {
+                return Err(EngineError::plan("give parquet_compression or write_compression, not both"))
+            }
+            (a, b) => a.or(b),
+        };
+        let integer = |name: &str| values.get(name).map(|(v, _)| integer_value(name, v)).transpose();
+        let target_file_size = match integer("target_file_size_mb")? {
+            None => DEFAULT_TARGET_FILE_SIZE,
+            Some(mb) if mb > 0 => mb as u64 * 1024 * 1024,
+            Some(mb) => return Err(EngineError::plan(format!("target_file_size_mb must be positive, not {mb}"))),
+        };
+        let partitioned_by = match values.get("partitioned_by") {
+            None => Vec::new(),
+            Some((value, _)) => string_list("partitioned_by", value)?,
+        };
+        Ok(CtasProperties {
+            location: text("external_location")?,
+            format,
+            compression,
+            compression_level: integer("compression_level")?,
+            partitioned_by,
+            field_delimiter: text("field_delimiter")?,
+            target_file_size,
+        })
+    }
+
+    /// The file format spec and the SerDe parameters and table properties recording it.
+    fn file_format(&self) -> Result<(FileFormatSpec, Parameters, Parameters)> {
+        let mut serde = Parameters::new();
+        let mut properties = Parameters::new();
+        let spec = match self.format {
+            DataFormat::Parquet => {
+                let compression =
+                    ParquetCompression::parse(self.compression.as_deref().unwrap_or("SNAPPY"), self.compression_level)?;
+                properties.insert("classification".into(), "parquet".into());
+                properties.insert(COMPRESSION_PROPERTY.into(), compression.name().into());
+                FileFormatSpec::Parquet(compression)
+            }
+            DataFormat::Csv => {
+                let gzip = match self.compression.as_deref().map(str::to_ascii_uppercase).as_deref() {
+                    None | Some("NONE") => false,
+                    Some("GZIP") => true,
+                    Some(other) => {
+                        return Err(EngineError::plan(format!(
+                            "write_compression '{other}' is not supported for text files (accepted: GZIP, NONE)"
+                        )))
+                    }
+                };
+                let delimiter = self.field_delimiter.clone().unwrap_or_else(|| ",".into());
+                serde.insert(serde_keys::FIELD_DELIMITER.into(), delimiter);
+                // Checks the delimiter the same way reading the table will.
+                let dialect = CsvDialect::from_serde(&serde)?;
+                properties.insert("classification".into(), "csv".into());
+                if gzip {
+                    serde.insert(serde_keys::COMPRESSION.into(), "gzip".into());
+                    properties.insert(COMPRESSION_PROPERTY.into(), "GZIP".into());
+                }
+                FileFormatSpec::Csv(CsvWriteOptions { delimiter: dialect.delimiter, gzip, header: false })
+            }
+            DataFormat::Json => return Err(EngineError::plan("JSON tables cannot be written yet")),
+        };
+        Ok((spec, serde, properties))
+    }
+}
+
+fn string_value(name: &str, value: &ast::Expr) -> Result<String> {
+    match value {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => Ok(s.clone()),
+            _ => Err(EngineError::plan_at(format!("{name} must be a string, not {value}"), position(value.span()))),
+        },
+        _ => Err(EngineError::plan_at(format!("{name} must be a string, not {value}"), position(value.span()))),
+    }
+}
+
+fn integer_value(name: &str, value: &ast::Expr) -> Result<i64> {
+    let text = match value {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => n.clone(),
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
+    text.trim()
+        .parse()
+        .map_err(|_| EngineError::plan_at(format!("{name} must be an integer, not {value}"), position(value.span())))
+}
+
+fn string_list(name: &str, value: &ast::Expr) -> Result<Vec<String>> {
+    match value {
+        ast::Expr::Array(array) => array.elem.iter().map(|e| Ok(string_value(name, e)?.to_lowercase())).collect(),
+        _ => Err(EngineError::plan_at(
+            format!("{name} must be an ARRAY['column', ...], not {value}"),
+            position(value.span()),
+        )),
+    }
+}
+
+/// `CREATE TABLE db.t WITH (...) AS SELECT ...`.
+pub(crate) fn create_table_as(
+    session: &Session,
+    create: &ast::CreateTable,
+    options: &[SqlOption],
+    query: &ast::Query,
+) -> Result<QueryOutput> {
+    let properties = CtasProperties::parse(options)?;
+    let (database, name) = table_ref(session, &create.name)?;
+    if session.catalog().table_exists(&database, &name)? {
+        if create.if_not_exists {
+            return Ok(QueryOutput::Message(format!(
+                "table '{}' already exists; nothing done",
+                shown(&database, &name)
+            )));
+        }
+        return Err(CatalogError::TableExists { database, name }.into());
+    }
+    let db = session.catalog().get_database(&database)?;
+    let location = match (&properties.location, &db.location_uri) {
+        (Some(location), _) => Location::parse(location)?.as_dir(),
+        (None, Some(base)) => Location::parse(base)?.as_dir().join(&format!("{name}/")),
+        (None, None) => {
+            return Err(EngineError::plan_at(
+                format!(
+                    "CTAS with WITH (...) writes to the lake and needs external_location (database '{database}' has no \
+                     LOCATION to default to); without WITH, CREATE TABLE ... AS SELECT makes a local table"
+                ),
+                position(create.name.span()),
+            ))
+        }
+    };
+    let plan = optimize(session, binder(session).bind_query(query)?)?;
+    let columns = columns_of(&plan.schema())?;
+    let partition_count = check_partition_columns(&columns, &properties.partitioned_by)?;
+    let (data_columns, partition_keys) = {
+        let mut columns = columns;
+        let keys = columns.split_off(columns.len() - partition_count);
+        (columns, keys)
+    };
+    let (format, serde_parameters, parameters) = properties.file_format()?;
+    let table = Table {
+        database: database.clone(),
+        name: name.clone(),
+        kind: TableKind::External,
+        storage: StorageDescriptor {
+            columns: data_columns,
+            location: location.as_url_str(),
+            format: properties.format,
+            serde_parameters,
+        },
+        partition_keys,
+        parameters,
+        created_at: 0,
+        updated_at: 0,
+        version: 0,
+    };
+    let ctx = session.exec_context();
+    if folder_has_objects(&location, &ctx.stores, &ctx.io)? {
+        return Err(EngineError::plan_at(
+            format!(
+                "external_location '{location}' is not empty; CTAS writes only into an empty location (as Athena does) \
+                 and never over files it did not write; choose another location or remove the files there"
+            ),
+            position(create.name.span()),
+        ));
+    }
+    // Nothing in the catalog points at the location until the commit, so final names are safe.
+    let target = WriteTarget::new(&location, Placement::Direct, &ctx.stores, &ctx.io)?;
+    let spec = write_spec(&table, target.clone(), format, properties.target_file_size);
+    let files = write_plan(&plan, spec, &ctx)?;
+    let rows: u64 = files.iter().map(|f| f.row_count).sum();
+    let partitions = partitions_of(&table, &target, &files);
+    publish_and_commit(&target, &files, |_| {
+        session.catalog().write(|tx| {
+            tx.create_table(&table, false)?;
+            if !partitions.is_empty() {
+                tx.add_partitions(&database, &name, &partitions, false)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    })?;
+    Ok(QueryOutput::Message(format!("SELECT {rows}")))
+}
+
+/// Appends the rows of `plan` (in the table's `SELECT *` order and types) to an external table:
+/// files are staged in a hidden folder, moved into place, and new partitions registered.
+pub(crate) fn insert_external(session: &Session, table: &Table, plan: &LogicalPlan) -> Result<u64> {
+    let ctx = session.exec_context();
+    let location = Location::parse(&table.storage.location)?.as_dir();
+    let format = table_format(table)?;
+    // Readers list this folder, so files are staged out of their sight and moved in at the end.
+    let target = WriteTarget::new(&location, Placement::Staged, &ctx.stores, &ctx.io)?;
+    let spec = write_spec(table, target.clone(), format, DEFAULT_TARGET_FILE_SIZE);
+    let files = write_plan(plan, spec, &ctx)?;
+    let rows = files.iter().map(|f| f.row_count).sum();
+    let partitions = partitions_of(table, &target, &files);
+    publish_and_commit(&target, &files, |_| {
+        if !partitions.is_empty() {
+            session.catalog().add_partitions(&table.database, &table.name, &partitions, true)?;
+        }
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// How an existing table's files are written: its format, compression property and delimiter.
+fn table_format(table: &Table) -> Result<FileFormatSpec> {
+    Ok(match table.storage.format {
+        DataFormat::Parquet => {
+            let name = table.parameters.get(COMPRESSION_PROPERTY).map(String::as_str).unwrap_or("SNAPPY");
+            FileFormatSpec::Parquet(ParquetCompression::parse(name, None)?)
+        }
+        DataFormat::Csv => {
+            let dialect = CsvDialect::from_serde(&table.storage.serde_parameters)?;
+            let gzip = table
+                .storage
+                .serde_parameters
+                .get(serde_keys::COMPRESSION)
+                .is_some_and(|c| c.eq_ignore_ascii_case("gzip") || c.eq_ignore_ascii_case("gz"));
+            FileFormatSpec::Csv(CsvWriteOptions { delimiter: dialect.delimiter, gzip, header: false })
+        }
+        DataFormat::Json => {
+            return Err(EngineError::Unsupported(format!(
+                "writing to JSON table '{}' is not supported yet",
+                shown(&table.database, &table.name)
+            )))
+        }
+    })
+}
+
+/// The partition count if `partitioned_by` names the last columns of the SELECT in order.
+fn check_partition_columns(columns: &[tarn_catalog::Column], partitioned_by: &[String]) -> Result<usize> {
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    for key in partitioned_by {
+        if !names.contains(&key.as_str()) {
+            return Err(EngineError::plan(format!(
+                "partitioned_by column '{key}' is not a column of the SELECT (columns: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    if partitioned_by.len() >= columns.len() && !partitioned_by.is_empty() {
+        return Err(EngineError::plan("a table needs at least one column that is not in partitioned_by"));
+    }
+    let tail = &names[names.len() - partitioned_by.len()..];
+    if tail.iter().zip(partitioned_by).any(|(a, b)| *a != b.as_str()) {
+        return Err(EngineError::plan(format!(
+            "the partitioned_by columns must be the last columns of the SELECT, in the same order (as in Athena): \
+             expected the SELECT to end with [{}], it ends with [{}]",
+            partitioned_by.join(", "),
+            tail.join(", ")
+        )));
+    }
+    Ok(partitioned_by.len())
+}
+
+fn write_spec(table: &Table, target: WriteTarget, format: FileFormatSpec, target_file_size: u64) -> WriteSpec {
+    let data = table.storage.columns.len();
+    let keys = table.partition_keys.len();
+    WriteSpec {
+        target,
+        format,
+        file_schema: file_schema(&table.storage.columns),
+        data_columns: (0..data).collect(),
+        partition_columns: (data..data + keys).collect(),
+        partition_keys: table.partition_keys.iter().map(|c| c.name.clone()).collect(),
+        target_file_size,
+    }
+}
+
+/// One catalog partition per distinct partition of the written files, with their statistics.
+fn partitions_of(table: &Table, target: &WriteTarget, files: &[WrittenFile]) -> Vec<Partition> {
+    if !table.is_partitioned() {
+        return Vec::new();
+    }
+    let keys: Vec<String> = table.partition_keys.iter().map(|c| c.name.clone()).collect();
+    let mut by_values: BTreeMap<Vec<String>, (String, u64, u64, u64)> = BTreeMap::new();
+    for file in files {
+        let folder = partition_folder(&keys, &file.partition);
+        let entry = by_values
+            .entry(catalog_values(&file.partition))
+            .or_insert_with(|| (target.final_location(&folder).as_url_str(), 0, 0, 0));
+        entry.1 += 1;
+        entry.2 += file.size_bytes;
+        entry.3 += file.row_count;
+    }
+    by_values
+        .into_iter()
+        .map(|(values, (location, files, size, rows))| Partition {
+            values,
+            location,
+            parameters: [
+                ("numFiles".to_string(), files.to_string()),
+                ("totalSize".to_string(), size.to_string()),
+                ("numRows".to_string(), rows.to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            created_at: 0,
+        })
+        .collect()
+}
