@@ -12,6 +12,7 @@ use crate::compression::Compression;
 use crate::delimited::{self, DelimitedFile};
 use crate::json_lines::{self, looks_like_json_lines};
 use crate::list::ListedObject;
+use crate::object_error::read_failure;
 use crate::parquet_footer::{read_footer, ParquetFooter, PARQUET_MAGIC};
 use crate::progress::CrawlProgress;
 use crate::sample::{binary_reason, sample_text, HEAD_BYTES};
@@ -127,7 +128,7 @@ pub async fn classify(
     };
     let first = match store.get_range(&object.path, 0..object.size.min(HEAD_BYTES)).await {
         Ok(bytes) => bytes,
-        Err(e) => return Err(unclassified(&object, format!("cannot read: {e}"))),
+        Err(e) => return Err(unclassified(&object, read_failure(object.path.as_ref(), &e))),
     };
     if first.starts_with(PARQUET_MAGIC) {
         return match read_footer(store, &object.path, object.size).await {

@@ -17,6 +17,7 @@ pub mod group;
 pub mod infer;
 pub mod json_lines;
 pub mod list;
+pub mod object_error;
 pub mod options;
 pub mod parquet_footer;
 pub mod partitions;

@@ -4,7 +4,9 @@
 //! `concurrency` folders at once; each listing is an object_store stream, which pages through S3
 //! continuation tokens itself. Skips follow Hadoop/Spark/Glue conventions: names starting with
 //! `_` or `.` are job metadata (`_SUCCESS`, `_temporary/`, `.crc`), `*_$folder$` are the folder
-//! markers old S3 tools leave, and zero-byte objects hold no rows.
+//! markers old S3 tools leave, and zero-byte objects hold no rows. A folder whose listing fails
+//! (credentials that may not list that prefix) is reported as unlisted and the rest proceeds;
+//! only a failure to list the root itself stops the crawl.
 
 use std::fmt;
 
@@ -15,6 +17,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore};
 
 use crate::error::{CrawlError, Result};
+use crate::object_error::list_failure;
 use crate::progress::CrawlProgress;
 
 /// An object that will be classified.
@@ -50,6 +53,9 @@ pub enum SkipReason {
     Empty,
     /// Matched an `--exclude` glob.
     Excluded { pattern: String },
+    /// A folder whose listing failed: its objects are unknown, so the plan neither crawls nor
+    /// treats as vanished anything under it.
+    Unlisted { detail: String },
 }
 
 impl fmt::Display for SkipReason {
@@ -62,6 +68,7 @@ impl fmt::Display for SkipReason {
             SkipReason::FolderMarker => f.write_str("'_$folder$' folder marker"),
             SkipReason::Empty => f.write_str("empty object (0 bytes)"),
             SkipReason::Excluded { pattern } => write!(f, "matches --exclude '{pattern}'"),
+            SkipReason::Unlisted { detail } => write!(f, "folder not crawled: {detail}"),
         }
     }
 }
@@ -75,6 +82,7 @@ impl SkipReason {
             SkipReason::FolderMarker => "folder_marker",
             SkipReason::Empty => "empty",
             SkipReason::Excluded { .. } => "excluded",
+            SkipReason::Unlisted { .. } => "unlisted",
         }
     }
 }
@@ -146,18 +154,20 @@ pub async fn list_objects(
     }
     let mut folders = stream::iter(top.common_prefixes)
         .map(|folder| async move {
-            let metas: Vec<ObjectMeta> = store
-                .list(Some(&folder))
-                .inspect_ok(|_| progress.listed(1))
-                .try_collect()
-                .await
-                .map_err(list_error(&folder))?;
-            Ok::<_, CrawlError>(metas)
+            let metas: Result<Vec<ObjectMeta>, _> =
+                store.list(Some(&folder)).inspect_ok(|_| progress.listed(1)).try_collect().await;
+            (folder, metas)
         })
         .buffer_unordered(concurrency);
-    while let Some(metas) = folders.next().await {
-        for meta in metas? {
-            listing.admit(meta, root, excludes);
+    while let Some((folder, metas)) = folders.next().await {
+        match metas {
+            Ok(metas) => metas.into_iter().for_each(|meta| listing.admit(meta, root, excludes)),
+            Err(e) => {
+                let relative = folder.prefix_match(root).map(|parts| parts.map(|p| p.as_ref().to_string()));
+                let relative = format!("{}/", relative.map(|p| p.collect::<Vec<_>>().join("/")).unwrap_or_default());
+                let detail = list_failure(folder.as_ref(), &e);
+                listing.skipped.push(SkippedObject { relative, reason: SkipReason::Unlisted { detail } });
+            }
         }
     }
     listing.objects.sort_by(|a, b| a.relative.cmp(&b.relative));
@@ -166,6 +176,11 @@ pub async fn list_objects(
 }
 
 impl Listing {
+    /// The folders (relative, ending in `/`) whose listing failed.
+    pub fn unlisted_folders(skipped: &[SkippedObject]) -> impl Iterator<Item = &str> {
+        skipped.iter().filter(|s| matches!(s.reason, SkipReason::Unlisted { .. })).map(|s| s.relative.as_str())
+    }
+
     /// Adds one listed object as kept or skipped.
     fn admit(&mut self, meta: ObjectMeta, root: &ObjectPath, excludes: &ExcludeSet) {
         let Some(parts) = meta.location.prefix_match(root) else {

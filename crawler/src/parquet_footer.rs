@@ -14,6 +14,8 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use tarn_catalog::SqlType;
 
+use crate::object_error::read_failure;
+
 /// The four bytes every Parquet file starts and ends with.
 pub const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
 
@@ -60,7 +62,7 @@ pub async fn read_footer(store: &Arc<dyn ObjectStore>, path: &ObjectPath, size: 
 }
 
 async fn fetch(store: &Arc<dyn ObjectStore>, path: &ObjectPath, range: std::ops::Range<u64>) -> Result<Bytes, String> {
-    store.get_range(path, range).await.map_err(|e| format!("cannot read the Parquet footer: {e}"))
+    store.get_range(path, range).await.map_err(|e| format!("Parquet footer: {}", read_failure(path.as_ref(), &e)))
 }
 
 fn describe(metadata: &ParquetMetaData) -> Result<ParquetFooter, String> {

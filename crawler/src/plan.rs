@@ -18,7 +18,7 @@ use tarn_catalog::{
 use crate::classify::{FileFormat, UnclassifiedFile};
 use crate::error::Result;
 use crate::group::{PartitionKey, Stats, TableGroup, UnplacedFile};
-use crate::list::SkippedObject;
+use crate::list::{Listing, SkippedObject};
 use crate::options::DeleteBehavior;
 use crate::schema::widen;
 
@@ -167,21 +167,30 @@ pub fn build_plan(catalog: &Catalog, groups: Vec<TableGroup>, inputs: PlanInputs
         }
         Ok((true, existing))
     })?;
+    // Nothing under a folder that could not be listed is known to have vanished.
+    let unlisted: Vec<String> =
+        Listing::unlisted_folders(&inputs.skipped).map(|folder| folder_url(inputs.root, folder)).collect();
+    let is_unlisted = |location: &str| unlisted.iter().any(|folder| location.starts_with(folder.as_str()));
     let mut tables = Vec::new();
     for group in groups {
         let desired = desired_table(&database, &root_url, inputs.root, &group);
-        let plan = match existing.get(&group.name.to_lowercase()) {
+        let mut plan = match existing.get(&group.name.to_lowercase()) {
             None => new_table_plan(group, desired),
             Some((current, partitions)) => {
                 existing_table_plan(group, desired, current, partitions, inputs.delete_behavior)
             }
         };
+        plan.vanished_partitions.retain(|p| !is_unlisted(&p.location));
         tables.push(plan);
     }
     let found: Vec<String> = tables.iter().map(|t| t.name.to_lowercase()).collect();
     let vanished_tables = existing
         .values()
-        .filter(|(t, _)| t.parameters.get(SOURCE_PARAMETER) == Some(&root_url) && !found.contains(&t.name))
+        .filter(|(t, _)| {
+            t.parameters.get(SOURCE_PARAMETER) == Some(&root_url)
+                && !found.contains(&t.name)
+                && !is_unlisted(&t.storage.location)
+        })
         .map(|(t, _)| VanishedTable { name: t.name.clone(), location: t.storage.location.clone(), version: t.version })
         .collect();
     Ok(CrawlPlan {

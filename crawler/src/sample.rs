@@ -10,6 +10,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::compression::{decompress_prefix, Compression};
+use crate::object_error::read_failure;
 
 /// Bytes read from the start of every file; a file this small is read whole.
 pub const HEAD_BYTES: u64 = 256 * 1024;
@@ -44,7 +45,7 @@ pub async fn sample_text(
     first: Bytes,
 ) -> Result<TextSample, String> {
     let compression = Compression::detect(&first);
-    let read_error = |e: object_store::Error| format!("cannot read: {e}");
+    let read_error = |e: object_store::Error| read_failure(path.as_ref(), &e);
     if compression != Compression::None {
         let data = if size > first.len() as u64 {
             store.get_range(path, 0..size.min(COMPRESSED_BYTES)).await.map_err(read_error)?

@@ -1,6 +1,7 @@
 //! How a table's delimited text is spelled, read from its SerDe parameters with the keys Hive and
 //! Athena use (`field.delim`, `quoteChar`, `escapeChar`, `skip.header.line.count`,
-//! `serialization.null.format`, `compressionType`), and the decompression of whole files.
+//! `serialization.null.format`, `compressionType`, `date.format`, `timestamp.formats`), and the
+//! decompression of whole files.
 
 use std::io::Read;
 
@@ -9,6 +10,7 @@ use tarn_catalog::{serde_keys, Parameters};
 
 use crate::error::{EngineError, Result};
 use crate::io::object_reader::ObjectFile;
+use crate::io::text_values::TemporalFormats;
 
 /// The NULL spelling Hive's `LazySimpleSerDe` writes when none is configured.
 pub const DEFAULT_NULL_FORMAT: &[u8] = b"\\N";
@@ -28,6 +30,8 @@ pub struct CsvDialect {
     pub skip_header_lines: u64,
     /// An unquoted field spelled exactly like this is NULL, for every column type.
     pub null_format: Vec<u8>,
+    /// Date and timestamp spellings besides ISO, compiled once per scan.
+    pub temporal: TemporalFormats,
 }
 
 impl Default for CsvDialect {
@@ -38,13 +42,14 @@ impl Default for CsvDialect {
             escape: None,
             skip_header_lines: 0,
             null_format: DEFAULT_NULL_FORMAT.to_vec(),
+            temporal: TemporalFormats::default(),
         }
     }
 }
 
 impl CsvDialect {
     /// The dialect a table's SerDe parameters describe; unset keys take the defaults (`,`, `"`,
-    /// no escape, no header, `\N`).
+    /// no escape, no header, `\N`, ISO dates and timestamps).
     pub fn from_serde(params: &Parameters) -> Result<CsvDialect> {
         let mut dialect = CsvDialect::default();
         if let Some(d) = params.get(serde_keys::FIELD_DELIMITER) {
@@ -65,6 +70,17 @@ impl CsvDialect {
         if let Some(n) = params.get(serde_keys::NULL_FORMAT) {
             dialect.null_format = n.as_bytes().to_vec();
         }
+        dialect.temporal = TemporalFormats::compile(
+            params.get(serde_keys::DATE_FORMAT).map(String::as_str),
+            params.get(serde_keys::TIMESTAMP_FORMAT).map(String::as_str),
+        )
+        .map_err(|e| {
+            EngineError::plan(format!(
+                "{} / {} of the table: {e}",
+                serde_keys::DATE_FORMAT,
+                serde_keys::TIMESTAMP_FORMAT
+            ))
+        })?;
         if let Some(c) = params.get(serde_keys::COMPRESSION) {
             if !matches!(c.to_ascii_lowercase().as_str(), "" | "none" | "gzip" | "gz" | "zstd") {
                 return Err(EngineError::Unsupported(format!(
@@ -156,5 +172,17 @@ mod tests {
         assert!(CsvDialect::from_serde(&params(&[("field.delim", "||")])).is_err());
         assert!(CsvDialect::from_serde(&params(&[("skip.header.line.count", "x")])).is_err());
         assert!(CsvDialect::from_serde(&params(&[("compressionType", "lzo")])).is_err());
+        let d = CsvDialect::from_serde(&params(&[
+            ("date.format", "MM/dd/yyyy"),
+            ("timestamp.formats", "yyyy/MM/dd HH:mm:ss,yyyy-MM-dd'T'HH:mm:ss.SSSSSS"),
+        ]))
+        .unwrap();
+        let names = |p: &[crate::io::text_values::TemporalPattern]| {
+            p.iter().map(|p| p.as_str().to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(names(&d.temporal.dates), ["MM/dd/yyyy"]);
+        assert_eq!(names(&d.temporal.timestamps), ["yyyy/MM/dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"]);
+        let err = CsvDialect::from_serde(&params(&[("date.format", "dd-MMM-yyyy")])).unwrap_err();
+        assert!(err.to_string().contains("'dd-MMM-yyyy'"), "{err}");
     }
 }

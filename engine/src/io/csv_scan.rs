@@ -18,6 +18,8 @@ use crate::io::csv_dialect::{decompress, CsvDialect};
 use crate::io::object_reader::ObjectFile;
 use crate::io::text_values::TextColumnBuilder;
 
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// Decodes the files of one CSV table for one scan.
 #[derive(Debug, Clone)]
 pub struct CsvDecoder {
@@ -41,7 +43,7 @@ impl CsvDecoder {
         let output = Arc::new(Schema::new(needed.iter().map(|&i| data_columns[i].clone()).collect::<Vec<_>>()));
         // Fail at planning time, not on the first row, when a declared type has no text reader.
         for field in output.fields() {
-            TextColumnBuilder::new(field.data_type(), 0)?;
+            TextColumnBuilder::with_formats(field.data_type(), 0, &dialect.temporal)?;
         }
         Ok(CsvDecoder {
             dialect,
@@ -70,9 +72,11 @@ impl CsvDecoder {
             .output
             .fields()
             .iter()
-            .map(|f| TextColumnBuilder::new(f.data_type(), batch_size))
+            .map(|f| TextColumnBuilder::with_formats(f.data_type(), batch_size, &self.dialect.temporal))
             .collect::<Result<Vec<_>>>()?;
-        let mut parser = RecordParser::new(&data, &self.dialect);
+        // Spreadsheet exports start with a UTF-8 byte order mark; it is not part of the first value.
+        let text = data.strip_prefix(UTF8_BOM).unwrap_or(&data);
+        let mut parser = RecordParser::new(text, &self.dialect);
         parser.skip_lines(self.dialect.skip_header_lines);
         let mut rows = 0usize;
         let ncols = self.column_names.len();
@@ -387,6 +391,7 @@ mod tests {
             escape: Some(b'\\'),
             skip_header_lines: 1,
             null_format: b"NULL".to_vec(),
+            ..CsvDialect::default()
         };
         let text = b"id|name|qty\n1|a\\|b|NULL\n2|\"x\"|3\n";
         let batches = decode_with(dialect, &[0, 1, 2], text, 1024).unwrap();

@@ -4,6 +4,7 @@
 
 mod databases;
 mod external_table;
+mod history;
 mod hive_text;
 mod names;
 mod partitions;
@@ -62,6 +63,8 @@ impl Session {
     /// Opens (creating if needed) the catalog in `home`; the session starts in `default`.
     pub fn open(home: &Path) -> Result<Session> {
         let catalog = Arc::new(Catalog::open(home)?);
+        // Best effort: files of writes killed a day or more ago are garbage, never visible.
+        let _ = crate::write::orphans::sweep_warehouse(home, &catalog, crate::write::orphans::ORPHAN_AGE);
         Ok(Session {
             home: home.to_path_buf(),
             catalog,
@@ -110,6 +113,7 @@ impl Session {
             TarnStatement::AddPartitions(add) => partitions::add_partitions(self, add),
             TarnStatement::DropPartitions(drop) => partitions::drop_partitions(self, drop),
             TarnStatement::ShowPartitions { table } => partitions::show_partitions(self, table),
+            TarnStatement::ShowTableHistory { table } => history::show_table_history(self, table),
             TarnStatement::Copy(copy) => crate::write::copy(self, copy),
         }
     }
@@ -118,6 +122,9 @@ impl Session {
         match statement {
             Statement::Query(query) => query::run_query(self, query),
             Statement::Explain { statement, analyze, .. } => query::explain(self, statement, *analyze),
+            Statement::ExplainTable { hive_format: Some(_), table_name, .. } => {
+                history::describe_extended(self, table_name)
+            }
             Statement::ExplainTable { table_name, .. } => show::describe(self, table_name),
             Statement::ShowDatabases { show_options, .. } | Statement::ShowSchemas { show_options, .. } => {
                 show::show_databases(self, show_options)

@@ -8,6 +8,9 @@
 //!   table comment only in `HiveDialect`, and its external-table path never.
 //! - `ALTER TABLE t ADD PARTITION (..) LOCATION '..' PARTITION (..) LOCATION '..'`: sqlparser keeps
 //!   one location for the whole statement and fails on the second one.
+//! - `SHOW TABLE HISTORY [db.]t` (Tarn's, after Glue's table versions) and `DESCRIBE HISTORY
+//!   [db.]t` (Delta Lake's spelling): sqlparser has neither; `DESCRIBE HISTORY t` would describe a
+//!   table named `history`. `DESCRIBE history` alone still does.
 //! - Redshift `COPY`: sqlparser stops at `MAXERROR`, `FILLRECORD` and other options; parsed in
 //!   `crate::write::copy::parse`.
 //!
@@ -30,6 +33,13 @@ pub fn parse_tarn_statement(parser: &mut Parser) -> Result<Option<TarnStatement>
     let statement = if peek_keywords(parser, &[Keyword::SHOW, Keyword::PARTITIONS]) {
         parser.expect_keywords(&[Keyword::SHOW, Keyword::PARTITIONS])?;
         TarnStatement::ShowPartitions { table: parser.parse_object_name(false)? }
+    } else if peek_table_history(parser) {
+        // `SHOW TABLE HISTORY` is three tokens, `DESCRIBE HISTORY` two.
+        let leading = if is_keyword(&parser.peek_token_ref().token, Keyword::SHOW) { 3 } else { 2 };
+        for _ in 0..leading {
+            parser.next_token();
+        }
+        TarnStatement::ShowTableHistory { table: parser.parse_object_name(false)? }
     } else if peek_keywords(parser, &[Keyword::CREATE, Keyword::DATABASE])
         || peek_keywords(parser, &[Keyword::CREATE, Keyword::SCHEMA])
     {
@@ -55,6 +65,15 @@ pub fn parse_tarn_statement(parser: &mut Parser) -> Result<Option<TarnStatement>
 /// Whether the next tokens are exactly these keywords (consumes nothing).
 fn peek_keywords(parser: &Parser, keywords: &[Keyword]) -> bool {
     keywords.iter().enumerate().all(|(i, k)| is_keyword(&parser.peek_nth_token_ref(i).token, *k))
+}
+
+/// `SHOW TABLE HISTORY name` or `DESC[RIBE] HISTORY name` (consumes nothing).
+fn peek_table_history(parser: &Parser) -> bool {
+    let show = peek_keywords(parser, &[Keyword::SHOW, Keyword::TABLE]) && is_word(parser, 2, "HISTORY");
+    let describe = [Keyword::DESCRIBE, Keyword::DESC].iter().any(|k| is_keyword(&parser.peek_token_ref().token, *k))
+        && is_word(parser, 1, "HISTORY")
+        && matches!(parser.peek_nth_token_ref(2).token, Token::Word(_));
+    show || describe
 }
 
 /// Whether the `n`th next token is the word `word` (for words sqlparser has no keyword for).

@@ -18,6 +18,10 @@ pub enum TarnStatement {
     ShowPartitions {
         table: ObjectName,
     },
+    /// `SHOW TABLE HISTORY [db.]t` / `DESCRIBE HISTORY [db.]t`: the table's schema versions.
+    ShowTableHistory {
+        table: ObjectName,
+    },
     /// Redshift `COPY`, parsed by `crate::write::copy::parse` (sqlparser stops at its options).
     Copy(Box<crate::write::CopyStatement>),
 }
@@ -32,6 +36,7 @@ impl TarnStatement {
             TarnStatement::AddPartitions(_) => "ALTER TABLE ADD PARTITION".into(),
             TarnStatement::DropPartitions(_) => "ALTER TABLE DROP PARTITION".into(),
             TarnStatement::ShowPartitions { .. } => "SHOW PARTITIONS".into(),
+            TarnStatement::ShowTableHistory { .. } => "SHOW TABLE HISTORY".into(),
             TarnStatement::Copy(_) => "COPY".into(),
         }
     }
