@@ -45,11 +45,8 @@ pub fn run(args: &CrawlArgs, session: &Session, format: OutputFormat, out: &mut 
     options.table_level = args.table_level;
     options.sample_rows = args.sample_rows;
     options.delete_behavior = DeleteBehavior::parse(&args.delete_behavior)?;
-    let report = tarn_engine::io::runtime::io_runtime().block_on(run_crawl(
-        session.catalog(),
-        session.stores(),
-        &options,
-    ))?;
+    let report =
+        tarn_engine::io::runtime::io_runtime().block_on(run_crawl(session.catalog(), session.stores(), &options))?;
     match format {
         OutputFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report.to_json())?)?,
         _ => write!(out, "{}", report.render_text())?,

@@ -87,7 +87,11 @@ impl EngineError {
         if let Some(pos) = self.position() {
             if let Some(line) = sql.lines().nth(pos.line.saturating_sub(1) as usize) {
                 let caret_at = line.chars().take(pos.column.saturating_sub(1) as usize).count();
-                out.push_str(&format!("\nLINE {}: {line}\n{}^", pos.line, " ".repeat(caret_at + "LINE : ".len() + digits(pos.line))));
+                out.push_str(&format!(
+                    "\nLINE {}: {line}\n{}^",
+                    pos.line,
+                    " ".repeat(caret_at + "LINE : ".len() + digits(pos.line))
+                ));
             }
         }
         out

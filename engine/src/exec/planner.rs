@@ -531,6 +531,63 @@ mod tests {
         assert_eq!(sorted_rows(&left), sorted(&with_unmatched));
     }
 
+    /// A join of the left table with `right` (filtered from the right table) on `k = rk`.
+    fn join_right(join_type: JoinType, right: Option<Expr>) -> LogicalPlan {
+        let right = match right {
+            Some(predicate) => LogicalPlan::Filter { input: Box::new(right_table()), predicate },
+            None => right_table(),
+        };
+        let schema = crate::sql::binder::join_schema(&left_table().schema(), &right.schema(), join_type);
+        LogicalPlan::Join {
+            left: Box::new(left_table()),
+            right: Box::new(right),
+            join_type,
+            on: vec![(col(0), col(0))],
+            filter: None,
+            schema,
+        }
+    }
+
+    fn not_null_key() -> Option<Expr> {
+        Some(Expr::IsNull { expr: Box::new(col(0)), negated: true })
+    }
+
+    #[test]
+    fn null_aware_anti_join_keeps_nothing_when_the_right_side_has_a_null() {
+        assert!(rows(&run(&join_right(JoinType::NullAwareAnti, None), 2)).is_empty());
+        // No NULL on the right: a NULL left key is unknown, so it is not kept either.
+        assert_eq!(sorted_rows(&run(&join_right(JoinType::NullAwareAnti, not_null_key()), 2)), ["1|a"]);
+        // An empty right side keeps every row, NULL keys included.
+        let empty = Some(Expr::Literal(ScalarValue::Boolean(Some(false))));
+        assert_eq!(
+            sorted_rows(&run(&join_right(JoinType::NullAwareAnti, empty), 2)),
+            sorted(&["1|a", "2|b", "2|b2", "4|d", "NULL|n"])
+        );
+    }
+
+    #[test]
+    fn mark_joins_add_the_match_as_a_boolean() {
+        let marks = run(&join_right(JoinType::Mark, None), 2);
+        assert_eq!(sorted_rows(&marks), sorted(&["1|a|false", "2|b|true", "2|b2|true", "4|d|true", "NULL|n|false"]));
+        let in_marks = run(&join_right(JoinType::NullAwareMark, None), 2);
+        assert_eq!(sorted_rows(&in_marks), sorted(&["1|a|NULL", "2|b|true", "2|b2|true", "4|d|true", "NULL|n|NULL"]));
+        let in_marks = run(&join_right(JoinType::NullAwareMark, not_null_key()), 2);
+        assert_eq!(sorted_rows(&in_marks), sorted(&["1|a|false", "2|b|true", "2|b2|true", "4|d|true", "NULL|n|NULL"]));
+    }
+
+    #[test]
+    fn single_join_fails_on_a_second_match() {
+        let ctx = context(2);
+        let err = on_pool(4, || execute(&join_right(JoinType::Single, None), &ctx)).unwrap_err();
+        assert!(err.to_string().contains("more than one row returned by a subquery"), "{err}");
+        let not_y = Some(Expr::binary(col(1), BinaryOp::NotEq, lit(text("y"))));
+        let single = run(&join_right(JoinType::Single, not_y), 2);
+        assert_eq!(
+            sorted_rows(&single),
+            sorted(&["1|a|NULL|NULL", "2|b|2|x", "2|b2|2|x", "4|d|4|w", "NULL|n|NULL|NULL"])
+        );
+    }
+
     #[test]
     fn join_on_key_expressions() {
         // ON l.k + 1 = r.rk

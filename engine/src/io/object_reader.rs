@@ -155,7 +155,7 @@ impl ObjectReader {
 /// `Data` error naming the file: the parquet crate can panic on some corrupt inputs, and user
 /// files must never take the process down.
 fn decode_footer(file: &ObjectFile, buf: &[u8]) -> Result<ParquetMetaData> {
-    match std::panic::catch_unwind(|| ParquetMetaDataReader::decode_metadata(buf)) {
+    match crate::io::parquet_scan::catch_decoder_panic(|| ParquetMetaDataReader::decode_metadata(buf)) {
         Ok(Ok(metadata)) => Ok(metadata),
         Ok(Err(e)) => Err(file.data_error(format!("corrupt Parquet footer: {e}"))),
         Err(_) => Err(file.data_error("corrupt Parquet footer (the decoder failed)")),

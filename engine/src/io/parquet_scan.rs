@@ -8,12 +8,14 @@
 //! to its declared type (int32 read as bigint, millisecond or INT96 timestamps as microseconds).
 //!
 //! Untrusted input: the parquet crate can panic on some malformed files. Decoding runs under
-//! `catch_unwind`, and a panic becomes a `Data` error naming the file instead of taking the
-//! process down.
+//! [`catch_decoder_panic`], and a panic becomes a `Data` error naming the file instead of taking
+//! the process down (or printing a panic message to the user's terminal).
 
+use std::cell::Cell;
 use std::ops::Range;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe, UnwindSafe};
 use std::sync::Arc;
+use std::sync::Once;
 
 use arrow::array::{new_null_array, ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::compute::{can_cast_types, cast_with_options, CastOptions};
@@ -27,6 +29,32 @@ use crate::error::{EngineError, Result};
 use crate::io::fetched_ranges::FetchedRanges;
 use crate::io::object_reader::ObjectFile;
 use crate::io::pruning::{statistics_in_declared_type, ColumnStatistics, RowGroupPruner};
+
+thread_local! {
+    /// Set while this thread runs the parquet decoder under [`catch_decoder_panic`].
+    static DECODING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs the parquet crate's decoder on untrusted bytes, catching its panics. The panic message
+/// is not printed: the caller turns the panic into an error naming the file. A panic hook is
+/// process-wide, so one is installed once, chained to the previous hook, and stays silent only
+/// for panics on a thread that is inside this function (a thread-local flag): panics elsewhere,
+/// on any thread, still print as before.
+pub fn catch_decoder_panic<T>(decode: impl FnOnce() -> T + UnwindSafe) -> std::thread::Result<T> {
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !DECODING.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was_decoding = DECODING.with(|flag| flag.replace(true));
+    let result = catch_unwind(decode);
+    DECODING.with(|flag| flag.set(was_decoding));
+    result
+}
 
 /// A Parquet file planned for one scan.
 #[derive(Debug)]
@@ -138,14 +166,23 @@ impl ParquetFileScan {
         for &rg in row_groups {
             let group = parquet.row_group(rg);
             for &leaf in &self.leaves {
-                let (start, len) = group.column(leaf).byte_range();
-                let end = start.checked_add(len).filter(|end| *end <= self.object.size).ok_or_else(|| {
-                    self.object.data_error(format!(
-                        "corrupt footer: column chunk at {start}+{len} lies outside the file ({} bytes)",
-                        self.object.size
-                    ))
-                })?;
-                ranges.push(start..end);
+                // Not `ColumnChunkMetaData::byte_range`, which panics on a negative offset or size.
+                let chunk = group.column(leaf);
+                let (start, len) =
+                    (chunk.dictionary_page_offset().unwrap_or(chunk.data_page_offset()), chunk.compressed_size());
+                let range = u64::try_from(start)
+                    .ok()
+                    .zip(u64::try_from(len).ok())
+                    .and_then(|(start, len)| {
+                        start.checked_add(len).filter(|end| *end <= self.object.size).map(|end| start..end)
+                    })
+                    .ok_or_else(|| {
+                        self.object.data_error(format!(
+                            "corrupt footer: column chunk at {start}+{len} lies outside the file ({} bytes)",
+                            self.object.size
+                        ))
+                    })?;
+                ranges.push(range);
             }
         }
         Ok(ranges)
@@ -163,7 +200,7 @@ impl ParquetFileScan {
             return self.emit_row_counts(row_groups, batch_size, out);
         }
         let corrupt = |message: String| self.object.data_error(format!("corrupt Parquet data: {message}"));
-        let built = catch_unwind(AssertUnwindSafe(|| {
+        let built = catch_decoder_panic(AssertUnwindSafe(|| {
             ParquetRecordBatchReaderBuilder::new_with_metadata(fetched, self.metadata.clone())
                 .with_projection(self.mask.clone())
                 .with_row_groups(row_groups.to_vec())
@@ -176,7 +213,7 @@ impl ParquetFileScan {
             Err(_) => return Err(corrupt("the decoder failed".into())),
         };
         loop {
-            let batch = match catch_unwind(AssertUnwindSafe(|| reader.next())) {
+            let batch = match catch_decoder_panic(AssertUnwindSafe(|| reader.next())) {
                 Ok(None) => return Ok(()),
                 Ok(Some(Ok(batch))) => batch,
                 Ok(Some(Err(e))) => return Err(corrupt(e.to_string())),

@@ -103,8 +103,7 @@ fn filtering_join(input: LogicalPlan, sub: Subquery, negate: bool) -> Result<Log
             Ok(join(input, right, join_type, conditions))
         }
         SubqueryKind::In { expr, negated } => {
-            let (right, mut conditions) =
-                pull_up_correlated(strip_for_existence(decorrelate(plan)?), outer_len)?;
+            let (right, mut conditions) = pull_up_correlated(strip_for_existence(decorrelate(plan)?), outer_len)?;
             let column = Expr::Column(outer_len);
             if negated == negate {
                 conditions.push(Expr::binary(*expr, BinaryOp::Eq, column));
@@ -176,8 +175,13 @@ fn attach(input: &mut LogicalPlan, sub: Subquery) -> Result<Expr> {
                     let right_len = right.schema().fields().len();
                     let right = with_true_column(right);
                     *input = join(left, right, JoinType::Single, conditions);
-                    let unmatched = Expr::IsNull { expr: Box::new(Expr::Column(outer_len + right_len)), negated: false };
-                    Ok(Expr::Case { operand: None, branches: vec![(unmatched, empty)], else_expr: Some(Box::new(value)) })
+                    let unmatched =
+                        Expr::IsNull { expr: Box::new(Expr::Column(outer_len + right_len)), negated: false };
+                    Ok(Expr::Case {
+                        operand: None,
+                        branches: vec![(unmatched, empty)],
+                        else_expr: Some(Box::new(value)),
+                    })
                 }
                 None => {
                     *input = join(left, right, JoinType::Single, conditions);
@@ -400,8 +404,7 @@ fn pull_up_aggregate(
         exprs.push(Expr::Column(groups + k));
         out_fields.push(fields[groups + k].clone());
     }
-    let project =
-        LogicalPlan::Project { input: Box::new(aggregate), exprs, schema: Arc::new(Schema::new(out_fields)) };
+    let project = LogicalPlan::Project { input: Box::new(aggregate), exprs, schema: Arc::new(Schema::new(out_fields)) };
     let preds = key_positions
         .into_iter()
         .zip(outer_sides)
@@ -417,8 +420,20 @@ fn pull_up_aggregate(
 /// and the other only over outer ones.
 fn inner_outer_equality(pred: &Expr) -> Option<(Expr, Expr)> {
     let Expr::Binary { op: BinaryOp::Eq, left, right } = pred else { return None };
-    let inner_only = |e: &Expr| !has_outer_reference(e) && { let mut c = Vec::new(); e.collect_columns(&mut c); !c.is_empty() };
-    let outer_only = |e: &Expr| has_outer_reference(e) && { let mut c = Vec::new(); e.collect_columns(&mut c); c.is_empty() };
+    let inner_only = |e: &Expr| {
+        !has_outer_reference(e) && {
+            let mut c = Vec::new();
+            e.collect_columns(&mut c);
+            !c.is_empty()
+        }
+    };
+    let outer_only = |e: &Expr| {
+        has_outer_reference(e) && {
+            let mut c = Vec::new();
+            e.collect_columns(&mut c);
+            c.is_empty()
+        }
+    };
     if inner_only(left) && outer_only(right) {
         Some((left.as_ref().clone(), right.as_ref().clone()))
     } else if inner_only(right) && outer_only(left) {
@@ -526,10 +541,17 @@ fn empty_row(plan: &LogicalPlan) -> Option<Vec<Expr>> {
         ),
         LogicalPlan::Project { input, exprs, .. } => {
             let row = empty_row(input)?;
-            Some(exprs.iter().map(|e| e.clone().transform(&mut |x| match x {
-                Expr::Column(i) => row[i].clone(),
-                other => other,
-            })).collect())
+            Some(
+                exprs
+                    .iter()
+                    .map(|e| {
+                        e.clone().transform(&mut |x| match x {
+                            Expr::Column(i) => row[i].clone(),
+                            other => other,
+                        })
+                    })
+                    .collect(),
+            )
         }
         _ => None,
     }

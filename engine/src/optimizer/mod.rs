@@ -7,6 +7,7 @@ pub mod constant_folding;
 pub mod decorrelate;
 pub mod filter_pushdown;
 pub mod limit_pushdown;
+pub mod or_factoring;
 pub mod partition_pruning;
 pub mod projection_pushdown;
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub use constant_folding::ConstantFolding;
 pub use decorrelate::Decorrelation;
 pub use filter_pushdown::FilterPushdown;
 pub use limit_pushdown::LimitPushdown;
+pub use or_factoring::OrFactoring;
 pub use partition_pruning::PartitionPruning;
 pub use projection_pushdown::ProjectionPushdown;
 pub use verify::verify_plan;
@@ -73,12 +75,14 @@ impl Default for Optimizer {
 impl Optimizer {
     /// The default rules in their order: subqueries become joins before anything else looks at
     /// the plan; folding next so later rules see simple predicates;
+    /// keys shared by every branch of an `OR` factored out so pushdown can see them as join keys;
     /// filters pushed into scans before partitions are pruned by them; projections narrowed once
     /// filters have settled; limits last.
     pub fn new() -> Optimizer {
         Optimizer::with_rules(vec![
             Box::new(Decorrelation),
             Box::new(ConstantFolding),
+            Box::new(OrFactoring),
             Box::new(FilterPushdown),
             Box::new(PartitionPruning),
             Box::new(ProjectionPushdown),

@@ -2,8 +2,8 @@
 
 use crate::optimizer::verify_plan;
 use crate::optimizer::{
-    ConstantFolding, FilterPushdown, LimitPushdown, Optimizer, OptimizerContext, PartitionPruning, ProjectionPushdown,
-    Rule,
+    ConstantFolding, Decorrelation, FilterPushdown, LimitPushdown, Optimizer, OptimizerContext, PartitionPruning,
+    ProjectionPushdown, Rule,
 };
 use crate::plan::{Expr, LogicalPlan, ScalarValue};
 use crate::sql::binder::tests::{bind_with, test_catalog, test_functions};
@@ -124,7 +124,15 @@ fn driver_runs_enabled_rules_and_times_them() {
     let names: Vec<&str> = timings.iter().map(|t| t.rule.as_str()).collect();
     assert_eq!(
         names,
-        ["constant_folding", "filter_pushdown", "partition_pruning", "projection_pushdown", "limit_pushdown"]
+        [
+            "decorrelation",
+            "constant_folding",
+            "or_factoring",
+            "filter_pushdown",
+            "partition_pruning",
+            "projection_pushdown",
+            "limit_pushdown"
+        ]
     );
     let text = optimized.display_indent();
     assert!(text.contains("partitions=1/4") && text.contains("fetch=1"), "{text}");
@@ -143,4 +151,74 @@ fn the_plan_check_catches_out_of_range_columns() {
         predicate: Expr::Literal(ScalarValue::Boolean(Some(true))),
     };
     assert!(verify_plan(&ok).is_ok());
+}
+
+fn decorrelated(sql: &str) -> String {
+    let p = run(sql, &[&Decorrelation]);
+    assert!(!p.contains("EXISTS") && !p.contains("SUBQUERY") && !p.contains("outer#"), "{p}");
+    p
+}
+
+#[test]
+fn in_and_exists_conjuncts_become_semi_and_anti_joins() {
+    let p = decorrelated("SELECT id FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE region = 'eu')");
+    assert!(p.contains("Join Semi on=[#1 = #0]"), "{p}");
+    let p =
+        decorrelated("SELECT id FROM orders o WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id)");
+    // The correlated column is carried up through the subquery's projection (its column #1).
+    assert!(p.contains("Join Anti on=[#1 = #1]"), "{p}");
+    assert!(p.contains("Project [1 AS ?column?, #0 AS id]"), "{p}");
+    let p = decorrelated(
+        "SELECT id FROM orders o WHERE EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id AND c.id < o.id)",
+    );
+    assert!(p.contains("Join Semi on=[#1 = #1] filter=(#6 < #0)"), "{p}");
+}
+
+#[test]
+fn not_in_is_null_aware() {
+    let p = decorrelated("SELECT id FROM orders WHERE customer_id NOT IN (SELECT id FROM customers)");
+    assert!(p.contains("Join NullAwareAnti on=[#1 = #0]"), "{p}");
+    // Correlated: an anti join whose condition also matches an unknown comparison.
+    let p = decorrelated(
+        "SELECT id FROM orders o WHERE customer_id NOT IN (SELECT id FROM customers c WHERE c.name = o.status)",
+    );
+    assert!(p.contains("Join Anti on=["), "{p}");
+    assert!(p.contains("(((#1 = #5) OR #1 IS NULL) OR #5 IS NULL)"), "{p}");
+}
+
+#[test]
+fn correlated_aggregates_are_grouped_by_the_correlation_key() {
+    let p = decorrelated(
+        "SELECT id FROM orders o WHERE amount > (SELECT max(amount) FROM orders o2 WHERE o2.customer_id = o.customer_id)",
+    );
+    assert!(p.contains("Join Single on=[#1 = #1]"), "{p}");
+    assert!(p.contains("Aggregate group_by=[#1] aggregates=[max(#2)]"), "{p}");
+    // COUNT over a key without rows is 0, not NULL.
+    let p = decorrelated("SELECT id, (SELECT count(*) FROM customers c WHERE c.id = o.customer_id) FROM orders o");
+    assert!(p.contains("CASE WHEN #7 IS NULL THEN 0 ELSE #5 END"), "{p}");
+}
+
+#[test]
+fn subqueries_as_values_become_mark_and_single_joins() {
+    let p = decorrelated("SELECT id, customer_id IN (SELECT id FROM customers) FROM orders");
+    assert!(p.contains("Join NullAwareMark on=[#1 = #0]"), "{p}");
+    let p = decorrelated(
+        "SELECT id FROM orders o WHERE status = 'x' OR EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id)",
+    );
+    assert!(p.contains("Join Mark on=[#1 = #1]"), "{p}");
+    assert!(p.contains("Filter ((#3 = 'x') OR #5)"), "{p}");
+    let p = decorrelated("SELECT id, (SELECT max(id) FROM customers) FROM orders");
+    assert!(p.contains("Join Single on=[]"), "{p}");
+}
+
+#[test]
+fn the_whole_optimizer_runs_decorrelated_plans() {
+    let plan = bound(
+        "SELECT customer_id, count(*) FROM orders o WHERE EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id AND c.region = 'eu') GROUP BY customer_id HAVING count(*) > (SELECT count(*) FROM customers)",
+    );
+    let optimized = Optimizer::new().optimize(plan, &context()).unwrap();
+    let p = optimized.display_indent();
+    assert!(p.contains("Join Semi"), "{p}");
+    assert!(p.contains("Scan default.customers columns=[id] filters=[(#2 = 'eu')]"), "{p}");
+    assert!(p.contains("Join Single on=[]"), "{p}");
 }

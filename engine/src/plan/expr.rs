@@ -15,20 +15,51 @@ pub enum Expr {
     /// The input column at this position.
     Column(usize),
     Literal(ScalarValue),
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
     Not(Box<Expr>),
     Negative(Box<Expr>),
-    IsNull { expr: Box<Expr>, negated: bool },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
     /// `CAST(expr AS to)`; `try_cast` yields NULL instead of an error on a bad value.
-    Cast { expr: Box<Expr>, to: DataType, try_cast: bool },
+    Cast {
+        expr: Box<Expr>,
+        to: DataType,
+        try_cast: bool,
+    },
     /// Searched `CASE` (operand `None`) or simple `CASE operand WHEN v THEN ...`.
-    Case { operand: Option<Box<Expr>>, branches: Vec<(Expr, Expr)>, else_expr: Option<Box<Expr>> },
-    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
-    Like { expr: Box<Expr>, pattern: Box<Expr>, negated: bool, case_insensitive: bool },
+    Case {
+        operand: Option<Box<Expr>>,
+        branches: Vec<(Expr, Expr)>,
+        else_expr: Option<Box<Expr>>,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        negated: bool,
+        case_insensitive: bool,
+    },
     /// A scalar function from the registry, by its registry name, with its resolved return type.
-    Function { name: String, args: Vec<Expr>, return_type: DataType },
+    Function {
+        name: String,
+        args: Vec<Expr>,
+        return_type: DataType,
+    },
     /// A column of the enclosing query's input, read from inside a correlated subquery's plan.
-    OuterColumn { index: usize, data_type: DataType },
+    OuterColumn {
+        index: usize,
+        data_type: DataType,
+    },
     /// A subquery; replaced by a join in the `decorrelation` rule before any other rule runs.
     Subquery(Box<Subquery>),
 }

@@ -75,11 +75,26 @@ pub struct TableScan {
 pub enum LogicalPlan {
     Scan(TableScan),
     /// Literal rows (`VALUES`, `SELECT` without `FROM`); expressions are constant.
-    Values { schema: SchemaRef, rows: Vec<Vec<Expr>> },
-    Filter { input: Box<LogicalPlan>, predicate: Expr },
-    Project { input: Box<LogicalPlan>, exprs: Vec<Expr>, schema: SchemaRef },
+    Values {
+        schema: SchemaRef,
+        rows: Vec<Vec<Expr>>,
+    },
+    Filter {
+        input: Box<LogicalPlan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<LogicalPlan>,
+        exprs: Vec<Expr>,
+        schema: SchemaRef,
+    },
     /// Output: the group-by values, then one column per aggregate.
-    Aggregate { input: Box<LogicalPlan>, group_by: Vec<Expr>, aggregates: Vec<AggregateExpr>, schema: SchemaRef },
+    Aggregate {
+        input: Box<LogicalPlan>,
+        group_by: Vec<Expr>,
+        aggregates: Vec<AggregateExpr>,
+        schema: SchemaRef,
+    },
     /// Output: left columns then right columns (see [`JoinType`] for the others). `on` pairs are
     /// (expression over left, expression over right) equi-keys; `filter` is a residual predicate
     /// over the combined left+right columns.
@@ -92,15 +107,32 @@ pub enum LogicalPlan {
         schema: SchemaRef,
     },
     /// `fetch` limits the output to the first rows (top-N) when a `LIMIT` sits on the sort.
-    Sort { input: Box<LogicalPlan>, keys: Vec<SortExpr>, fetch: Option<usize> },
-    Limit { input: Box<LogicalPlan>, skip: usize, fetch: Option<usize> },
+    Sort {
+        input: Box<LogicalPlan>,
+        keys: Vec<SortExpr>,
+        fetch: Option<usize>,
+    },
+    Limit {
+        input: Box<LogicalPlan>,
+        skip: usize,
+        fetch: Option<usize>,
+    },
     /// Removes duplicate rows (SQL `DISTINCT`, `UNION` without `ALL`).
-    Distinct { input: Box<LogicalPlan> },
+    Distinct {
+        input: Box<LogicalPlan>,
+    },
     /// Window functions over the input. Output: the input columns, then one column per window
     /// expression (bound to the input).
-    Window { input: Box<LogicalPlan>, window_exprs: Vec<WindowExpr>, schema: SchemaRef },
+    Window {
+        input: Box<LogicalPlan>,
+        window_exprs: Vec<WindowExpr>,
+        schema: SchemaRef,
+    },
     /// Concatenation of inputs with identical column types (`UNION ALL`).
-    Union { inputs: Vec<LogicalPlan>, schema: SchemaRef },
+    Union {
+        inputs: Vec<LogicalPlan>,
+        schema: SchemaRef,
+    },
 }
 
 impl LogicalPlan {
@@ -171,13 +203,7 @@ impl fmt::Display for LogicalPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LogicalPlan::Scan(scan) => {
-                write!(
-                    f,
-                    "Scan {}.{} columns=[{}]",
-                    scan.table.database,
-                    scan.table.name,
-                    field_names(&scan.schema)
-                )?;
+                write!(f, "Scan {}.{} columns=[{}]", scan.table.database, scan.table.name, field_names(&scan.schema))?;
                 if !scan.filters.is_empty() {
                     write!(f, " filters=[{}]", join_list(&scan.filters))?;
                 }
@@ -191,7 +217,9 @@ impl fmt::Display for LogicalPlan {
                 }
                 Ok(())
             }
-            LogicalPlan::Values { rows, schema } => write!(f, "Values rows={} columns=[{}]", rows.len(), field_names(schema)),
+            LogicalPlan::Values { rows, schema } => {
+                write!(f, "Values rows={} columns=[{}]", rows.len(), field_names(schema))
+            }
             LogicalPlan::Filter { predicate, .. } => write!(f, "Filter {predicate}"),
             LogicalPlan::Project { exprs, schema, .. } => {
                 let items: Vec<String> =

@@ -10,5 +10,5 @@ pub mod window;
 pub use expr::{AggregateExpr, BinaryOp, Expr, SortExpr};
 pub use logical::{JoinType, LogicalPlan, TableScan};
 pub use scalar::ScalarValue;
-pub use window::WindowExpr;
 pub use subquery::{Subquery, SubqueryKind};
+pub use window::WindowExpr;

@@ -28,7 +28,8 @@ pub enum SubqueryKind {
 
 impl fmt::Display for Subquery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plan = self.plan.display_indent().trim_end().replace('\n', "; ");
+        let indented = self.plan.display_indent();
+        let plan = indented.lines().map(str::trim).collect::<Vec<_>>().join("; ");
         match &self.kind {
             SubqueryKind::Scalar => write!(f, "SUBQUERY({plan})"),
             SubqueryKind::Exists { negated } => write!(f, "{}EXISTS({plan})", if *negated { "NOT " } else { "" }),

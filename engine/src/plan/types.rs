@@ -49,7 +49,13 @@ fn decimal_result(op: BinaryOp, p1: u8, s1: i8, p2: u8, s2: i8) -> DataType {
             (p1 - s1 + s2 + s, s)
         }
     };
-    let p = p.clamp(1, MAX_DECIMAL_PRECISION as i32);
+    // When the exact result needs more than 38 digits, give up fractional digits rather than
+    // integer ones (keeping at least 6, as SQL Server and Redshift's division results do), so
+    // `100.00 * sum(x) / sum(y)` over DECIMAL(38,4) sums is DECIMAL(38,6), not DECIMAL(38,38)
+    // that cannot hold 15.48.
+    let max = MAX_DECIMAL_PRECISION as i32;
+    let (p, s) = if p > max { (max, (s - (p - max)).max(s.min(6))) } else { (p, s) };
+    let p = p.clamp(1, max);
     let s = s.clamp(0, p);
     DataType::Decimal128(p as u8, s as i8)
 }

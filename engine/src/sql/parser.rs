@@ -163,9 +163,7 @@ fn is_operator_symbol(token: &Token) -> bool {
         return false;
     }
     let text = token.to_string();
-    !text.is_empty()
-        && !text.starts_with(['\'', '"', '$', '`'])
-        && text.chars().all(|c| c.is_ascii_punctuation())
+    !text.is_empty() && !text.starts_with(['\'', '"', '$', '`']) && text.chars().all(|c| c.is_ascii_punctuation())
 }
 
 /// sqlparser's generic dialect reads an `AND`/`OR` that starts an expression (`WHERE AND x = 1`)
@@ -182,20 +180,22 @@ fn misplaced_logical_operator(tokens: &[TokenWithSpan]) -> Option<EngineError> {
         }
         let starts_expression = match &pair[0].token {
             Token::LParen | Token::Comma => true,
-            Token::Word(prev) => prev.quote_style.is_none()
-                && matches!(
-                    prev.keyword,
-                    Keyword::WHERE
-                        | Keyword::AND
-                        | Keyword::OR
-                        | Keyword::NOT
-                        | Keyword::ON
-                        | Keyword::HAVING
-                        | Keyword::SELECT
-                        | Keyword::WHEN
-                        | Keyword::THEN
-                        | Keyword::ELSE
-                ),
+            Token::Word(prev) => {
+                prev.quote_style.is_none()
+                    && matches!(
+                        prev.keyword,
+                        Keyword::WHERE
+                            | Keyword::AND
+                            | Keyword::OR
+                            | Keyword::NOT
+                            | Keyword::ON
+                            | Keyword::HAVING
+                            | Keyword::SELECT
+                            | Keyword::WHEN
+                            | Keyword::THEN
+                            | Keyword::ELSE
+                    )
+            }
             _ => false,
         };
         starts_expression.then(|| EngineError::Syntax {

@@ -294,10 +294,32 @@ pub(crate) fn insert_external(session: &Session, table: &Table, plan: &LogicalPl
     let rows = files.iter().map(|f| f.row_count).sum();
     let partitions = partitions_of(table, &target, &files);
     publish_and_commit(&target, &files, |_| {
-        if !partitions.is_empty() {
-            session.catalog().add_partitions(&table.database, &table.name, &partitions, true)?;
+        if partitions.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let moved = session.catalog().write(|tx| {
+            // A partition registered at another location (ALTER TABLE ... ADD PARTITION ...
+            // LOCATION) would not see files written under the table's folder.
+            for partition in &partitions {
+                if let Some(existing) = tx.get_partition(&table.database, &table.name, &partition.values)? {
+                    if Location::parse(&existing.location)?.as_dir() != Location::parse(&partition.location)?.as_dir() {
+                        return Ok(Some(existing));
+                    }
+                }
+            }
+            tx.add_partitions(&table.database, &table.name, &partitions, true)?;
+            Ok(None)
+        })?;
+        match moved {
+            None => Ok(()),
+            Some(existing) => Err(EngineError::Unsupported(format!(
+                "INSERT into partition {:?} of '{}': it is registered at '{}', not under the table's folder; \
+                 nothing was written",
+                existing.values,
+                shown(&table.database, &table.name),
+                existing.location
+            ))),
+        }
     })?;
     Ok(rows)
 }

@@ -76,8 +76,7 @@ pub(crate) fn onto_aggregate(
 }
 
 fn not_grouped(column: usize, scope: &Scope, collector: &AggregateCollector) -> EngineError {
-    let span =
-        collector.column_spans.iter().find(|(i, _)| *i == column).map(|(_, s)| *s).unwrap_or(Span::empty());
+    let span = collector.column_spans.iter().find(|(i, _)| *i == column).map(|(_, s)| *s).unwrap_or(Span::empty());
     plan_err(
         format!(
             "column '{}' must appear in the GROUP BY clause or be used in an aggregate function",

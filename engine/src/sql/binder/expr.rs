@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::plan::types::{arithmetic_operand_type, comparison_type, is_numeric};
 use crate::plan::{AggregateExpr, BinaryOp, Expr, ScalarValue};
 use crate::sql::binder::coerce::{cast_to, supertype};
+use crate::sql::binder::interval;
 use crate::sql::binder::query::CteScope;
 use crate::sql::binder::scope::Scope;
 use crate::sql::binder::window::WindowCollector;
@@ -213,7 +214,7 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
             A::Subquery(query) => self.scalar_subquery(query, span),
             A::Exists { subquery, negated } => self.exists(subquery, *negated),
             A::GroupingSets(_) | A::Cube(_) | A::Rollup(_) => Err(not_supported("GROUPING SETS/ROLLUP/CUBE", span)),
-            A::Interval(_) => Err(not_supported("INTERVAL", span)),
+            A::Interval(_) => Err(interval::standalone(span)),
             A::Wildcard(_) | A::QualifiedWildcard(..) => {
                 Err(plan_err("'*' is allowed only in a SELECT list or COUNT(*)", span))
             }
@@ -293,6 +294,9 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
         };
         if op.is_comparison() {
             return self.comparison(left, op, right, span);
+        }
+        if let Some(shifted) = self.interval_arithmetic(left, op, right, span) {
+            return shifted;
         }
         let (l, lt) = self.bind_typed(left)?;
         let (r, rt) = self.bind_typed(right)?;
@@ -446,6 +450,9 @@ pub(crate) fn coerce_comparison(
     op: BinaryOp,
     span: Span,
 ) -> Result<(Expr, Expr)> {
+    let (l, lt) = interval::midnight_as_date(l, lt.clone(), rt);
+    let (r, rt) = interval::midnight_as_date(r, rt.clone(), &lt);
+    let (lt, rt) = (&lt, &rt);
     let ty = comparison_type(lt, rt)
         .ok_or_else(|| plan_err(format!("operator {} cannot compare {lt} with {rt}", op.symbol()), span))?;
     // A number literal that fits the other side's type exactly takes that type, so the column
@@ -533,4 +540,3 @@ fn nullable(e: &Expr, input: &Schema) -> bool {
         _ => true,
     }
 }
-

@@ -9,6 +9,7 @@ use crate::error::{EngineError, Result};
 use crate::plan::{AggregateExpr, Expr, ScalarValue};
 use crate::sql::binder::coerce::cast_to;
 use crate::sql::binder::expr::ExprBinder;
+use crate::sql::binder::grouping_sets::GROUPING;
 use crate::sql::binder::scope::closest_match;
 use crate::sql::binder::{not_supported, plan_err, position_of};
 
@@ -128,6 +129,9 @@ impl ExprBinder<'_, '_> {
                 (args, distinct, star)
             }
         };
+        if name == GROUPING && !distinct && !star && f.filter.is_none() {
+            return self.grouping_call(&args, span);
+        }
         if self.binder.functions.aggregate(&name).is_some() {
             if ordered {
                 let args = ordered_aggregate_args(&name, &args, order_by, span)?;

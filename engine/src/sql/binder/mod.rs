@@ -6,16 +6,19 @@ mod aggregate;
 mod coerce;
 mod expr;
 mod function;
+mod grouping_sets;
 mod insert;
+mod interval;
 mod join;
 mod literal;
 mod query;
 mod scope;
 mod select;
-mod window;
+mod set_operations;
 mod subquery;
 #[cfg(test)]
 pub(crate) mod tests;
+mod window;
 
 use std::cell::RefCell;
 

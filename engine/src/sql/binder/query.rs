@@ -12,6 +12,7 @@ use crate::sql::binder::coerce::{cast_to, supertype};
 use crate::sql::binder::expr::ExprBinder;
 use crate::sql::binder::scope::{eq_ignore_case, Scope};
 use crate::sql::binder::select::SelectOutput;
+use crate::sql::binder::set_operations::{set_operation_plan, SetOperation};
 use crate::sql::binder::{not_supported, plan_err, Binder};
 
 /// A bound CTE: its plan and the column names it was declared with (`WITH x(a, b) AS ...`).
@@ -122,10 +123,23 @@ impl Binder<'_> {
                 };
                 let left = self.bind_set_expr(left, ctes)?;
                 let right = self.bind_set_expr(right, ctes)?;
-                let union = union_plan(vec![left, right], body)?;
+                let union = union_plan(vec![left, right], body, "UNION")?;
                 Ok(if all { union } else { LogicalPlan::Distinct { input: Box::new(union) } })
             }
-            ast::SetExpr::SetOperation { op, .. } => Err(not_supported(&op.to_string(), body.span())),
+            ast::SetExpr::SetOperation { left, op, set_quantifier, right } => {
+                let all = match set_quantifier {
+                    ast::SetQuantifier::All => true,
+                    ast::SetQuantifier::Distinct | ast::SetQuantifier::None => false,
+                    _ => return Err(not_supported(&format!("{op} BY NAME"), body.span())),
+                };
+                let (operation, name) = match op {
+                    ast::SetOperator::Intersect => (SetOperation::Intersect, "INTERSECT"),
+                    _ => (SetOperation::Except, "EXCEPT"),
+                };
+                let left = self.bind_set_expr(left, ctes)?;
+                let right = self.bind_set_expr(right, ctes)?;
+                set_operation_plan(union_plan(vec![left, right], body, name)?, operation, all)
+            }
             ast::SetExpr::Values(values) => self.bind_values(values, body),
             _ => Err(not_supported("this kind of query body", body.span())),
         }
@@ -210,8 +224,8 @@ impl Binder<'_> {
 }
 
 /// `UNION ALL` of `inputs`: column counts must agree; each column is cast to the common supertype
-/// of its inputs; names come from the first input.
-fn union_plan(inputs: Vec<LogicalPlan>, body: &ast::SetExpr) -> Result<LogicalPlan> {
+/// of its inputs; names come from the first input. `op` names the set operation in errors.
+fn union_plan(inputs: Vec<LogicalPlan>, body: &ast::SetExpr, op: &str) -> Result<LogicalPlan> {
     let first = inputs[0].schema();
     let width = first.fields().len();
     let mut types: Vec<DataType> = first.fields().iter().map(|f| f.data_type().clone()).collect();
@@ -219,14 +233,14 @@ fn union_plan(inputs: Vec<LogicalPlan>, body: &ast::SetExpr) -> Result<LogicalPl
         let schema = input.schema();
         if schema.fields().len() != width {
             return Err(plan_err(
-                format!("each UNION query must have the same number of columns ({width} vs {})", schema.fields().len()),
+                format!("each {op} query must have the same number of columns ({width} vs {})", schema.fields().len()),
                 body.span(),
             ));
         }
         for (acc, f) in types.iter_mut().zip(schema.fields()) {
             *acc = supertype(acc, f.data_type()).ok_or_else(|| {
                 plan_err(
-                    format!("UNION types {acc} and {} of column '{}' cannot be matched", f.data_type(), f.name()),
+                    format!("{op} types {acc} and {} of column '{}' cannot be matched", f.data_type(), f.name()),
                     body.span(),
                 )
             })?;

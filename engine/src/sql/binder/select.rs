@@ -9,8 +9,9 @@ use sqlparser::tokenizer::Span;
 
 use crate::error::Result;
 use crate::plan::{Expr, LogicalPlan, SortExpr};
-use crate::sql::binder::aggregate::{aggregate_plan, onto_aggregate};
+use crate::sql::binder::aggregate::onto_aggregate;
 use crate::sql::binder::expr::{project_schema, AggregateCollector, ExprBinder};
+use crate::sql::binder::grouping_sets::{bind_grouping, grouping_plan, GroupBy};
 use crate::sql::binder::query::{ident_name, ordinal, sort_expr, CteScope};
 use crate::sql::binder::scope::{eq_ignore_case, Scope};
 use crate::sql::binder::window::{resolve_placeholders, window_plan, with_select_aliases, WindowCollector};
@@ -68,6 +69,8 @@ impl Binder<'_> {
         let items = expand_items(&select.projection, &scope)?;
 
         let group_by = self.bind_group_by(&select.group_by, &items, &scope)?;
+        let grouping_sets = group_by.sets.is_some();
+        let group_keys = group_by.keys.clone();
         let collector = RefCell::new(AggregateCollector::default());
         let binder = |clause| ExprBinder::new(self, &scope, clause).with_aggregates(&collector).with_ctes(ctes);
         let windows = RefCell::new(WindowCollector::try_new(&select.named_window)?);
@@ -116,11 +119,11 @@ impl Binder<'_> {
             .transpose()?;
         let mut window_calls = windows.into_inner().calls;
         let mut collector = collector.into_inner();
-        let aggregating = !group_by.is_empty() || !collector.calls.is_empty() || having.is_some();
+        let aggregating = !group_keys.is_empty() || grouping_sets || !collector.calls.is_empty() || having.is_some();
         if aggregating {
             // Columns referenced only inside aggregate arguments are not "referenced" here.
             let calls = std::mem::take(&mut collector.calls);
-            let onto = |e: Expr| onto_aggregate(e, &group_by, &scope, &collector);
+            let onto = |e: Expr| onto_aggregate(e, &group_keys, &scope, &collector);
             exprs = exprs.into_iter().map(onto).collect::<Result<_>>()?;
             let having = having.map(onto).transpose()?;
             qualify = qualify.map(onto).transpose()?;
@@ -138,7 +141,7 @@ impl Binder<'_> {
                     ))
                 })
                 .collect::<Result<_>>()?;
-            plan = aggregate_plan(plan, &scope, group_by, calls);
+            plan = grouping_plan(plan, &scope, group_by, calls)?;
             if let Some(predicate) = having {
                 plan = LogicalPlan::Filter { input: Box::new(plan), predicate };
             }
@@ -200,47 +203,34 @@ impl Binder<'_> {
 
     /// `GROUP BY` keys over the input: input columns first (as PostgreSQL resolves them), then
     /// output aliases, then ordinals into the select list; duplicates are dropped.
-    fn bind_group_by(&self, group_by: &ast::GroupByExpr, items: &[Item<'_>], scope: &Scope) -> Result<Vec<Expr>> {
-        let keys = match group_by {
+    fn bind_group_by(&self, group_by: &ast::GroupByExpr, items: &[Item<'_>], scope: &Scope) -> Result<GroupBy> {
+        let (keys, modifiers) = match group_by {
             ast::GroupByExpr::All(_) => return Err(plan_err("GROUP BY ALL is not supported yet", Span::empty())),
-            ast::GroupByExpr::Expressions(keys, modifiers) => {
-                if !modifiers.is_empty() {
-                    return Err(not_supported(
-                        "GROUP BY ... WITH ROLLUP/CUBE/TOTALS",
-                        keys.first().map(|k| k.span()).unwrap_or(Span::empty()),
-                    ));
-                }
-                keys
-            }
+            ast::GroupByExpr::Expressions(keys, modifiers) => (keys, modifiers),
         };
         let binder = ExprBinder::new(self, scope, "GROUP BY");
         let item_expr = |item: &Item<'_>| match item {
             Item::Expr { expr, .. } => binder.bind(expr),
             Item::Column { index, .. } => Ok(Expr::Column(*index)),
         };
-        let mut out: Vec<Expr> = Vec::new();
-        for key in keys {
-            let bound = if let Some(i) = ordinal(key, items.len())? {
-                item_expr(&items[i])?
-            } else {
-                match (key, binder.bind(key)) {
-                    (ast::Expr::Identifier(ident), Err(err)) => {
-                        match items
-                            .iter()
-                            .find(|i| matches!(i, Item::Expr { .. }) && eq_ignore_case(i.name(), &ident.value))
-                        {
-                            Some(item) => item_expr(item)?,
-                            None => return Err(err),
-                        }
-                    }
-                    (_, result) => result?,
-                }
-            };
-            if !out.contains(&bound) {
-                out.push(bound);
+        let bind_key = |key: &ast::Expr| -> Result<Expr> {
+            if let Some(i) = ordinal(key, items.len())? {
+                return item_expr(&items[i]);
             }
-        }
-        Ok(out)
+            match (key, binder.bind(key)) {
+                (ast::Expr::Identifier(ident), Err(err)) => {
+                    match items
+                        .iter()
+                        .find(|i| matches!(i, Item::Expr { .. }) && eq_ignore_case(i.name(), &ident.value))
+                    {
+                        Some(item) => item_expr(item),
+                        None => Err(err),
+                    }
+                }
+                (_, result) => result,
+            }
+        };
+        bind_grouping(keys, modifiers, &bind_key)
     }
 
     /// `FROM a, b JOIN c ...`: comma-separated items are cross joins; no `FROM` is one empty row.

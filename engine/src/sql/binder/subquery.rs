@@ -71,10 +71,9 @@ impl ExprBinder<'_, '_> {
                 return Some(Err(not_supported("a reference to a query more than one level out", span)));
             }
             return Some(
-                scope.resolve(parts).map(|index| Expr::OuterColumn {
-                    index,
-                    data_type: scope.columns[index].data_type.clone(),
-                }),
+                scope
+                    .resolve(parts)
+                    .map(|index| Expr::OuterColumn { index, data_type: scope.columns[index].data_type.clone() }),
             );
         }
         None
@@ -92,7 +91,10 @@ fn one_column(plan: &LogicalPlan, span: Span) -> Result<DataType> {
 
 /// `plan` (a subquery's) with its correlated references (`OuterColumn`) renumbered through `map`,
 /// for when the enclosing query's columns move (onto a grouped query's output).
-pub(crate) fn remap_outer_columns(plan: LogicalPlan, map: &mut dyn FnMut(usize) -> Result<usize>) -> Result<LogicalPlan> {
+pub(crate) fn remap_outer_columns(
+    plan: LogicalPlan,
+    map: &mut dyn FnMut(usize) -> Result<usize>,
+) -> Result<LogicalPlan> {
     transform_up(plan, &mut |node| {
         map_expressions(node, &mut |e| {
             let mut failure = None;

@@ -373,16 +373,70 @@ fn misplaced_aggregates_and_unknown_functions_are_errors() {
 #[test]
 fn later_features_are_rejected_clearly() {
     for (sql, what) in [
-        ("SELECT * FROM orders WHERE id IN (SELECT id FROM customers)", "IN with a subquery is not supported yet"),
-        ("SELECT (SELECT 1)", "a subquery is not supported yet"),
-        (
-            "SELECT status, COUNT(*) FROM orders GROUP BY ROLLUP (status)",
-            "GROUPING SETS/ROLLUP/CUBE is not supported yet",
-        ),
         ("WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r", "WITH RECURSIVE is not supported yet"),
-        ("SELECT id FROM orders EXCEPT SELECT id FROM customers", "EXCEPT is not supported yet"),
+        (
+            "SELECT * FROM orders o JOIN customers c ON c.id IN (SELECT id FROM customers)",
+            "a subquery in JOIN ... ON is not supported yet",
+        ),
+        (
+            "SELECT * FROM orders o WHERE EXISTS (SELECT 1 FROM customers c WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = o.id))",
+            "a reference to a query more than one level out is not supported yet",
+        ),
     ] {
         let (msg, _) = error(sql);
         assert!(msg.starts_with(what), "{sql}: {msg}");
     }
+}
+
+#[test]
+fn correlated_names_resolve_in_the_outer_query() {
+    let plan = bind("SELECT id FROM orders o WHERE EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id)")
+        .unwrap()
+        .display_indent();
+    // customers.id is the subquery's column #0; orders.customer_id the outer query's #1.
+    assert!(
+        plan.contains("Filter EXISTS(Project [1 AS ?column?]; Filter (#0 = outer#1); Scan default.customers"),
+        "{plan}"
+    );
+    // A name both queries have resolves to the innermost one.
+    let plan =
+        bind("SELECT id FROM orders WHERE id IN (SELECT id FROM customers WHERE id > 1)").unwrap().display_indent();
+    assert!(plan.contains("#0 IN (Project [#0 AS id]; Filter (#0 > 1)"), "{plan}");
+}
+
+#[test]
+fn subquery_shapes_are_checked() {
+    let (msg, pos) = error("SELECT id FROM orders WHERE id IN (SELECT id, name FROM customers)");
+    assert!(msg.starts_with("subquery must return only one column, not 2"), "{msg}");
+    assert_eq!(pos, at(1, 29));
+    let (msg, _) =
+        error("SELECT status, (SELECT max(id) FROM customers c WHERE c.id = o.id) FROM orders o GROUP BY status");
+    assert!(msg.starts_with("column 'id' must appear in the GROUP BY clause"), "{msg}");
+}
+
+#[test]
+fn grouping_sets_are_a_union_of_aggregates() {
+    let plan = bind("SELECT status, customer_id, count(*), GROUPING(status, customer_id) FROM orders GROUP BY ROLLUP (status, customer_id)")
+        .unwrap()
+        .display_indent();
+    assert!(plan.contains("Union inputs=3"), "{plan}");
+    assert!(plan.contains("Aggregate group_by=[#3, #1] aggregates=[count(*)]"), "{plan}");
+    assert!(plan.contains("Project [#0 AS status, NULL AS customer_id, #1 AS count, 1 AS grouping]"), "{plan}");
+    assert!(plan.contains("Project [NULL AS status, NULL AS customer_id, #0 AS count, 3 AS grouping]"), "{plan}");
+    let cube = bind("SELECT status, customer_id FROM orders GROUP BY CUBE (status, customer_id)").unwrap();
+    assert!(cube.display_indent().contains("Union inputs=4"), "{}", cube.display_indent());
+    let (msg, _) = error("SELECT status, GROUPING(id) FROM orders GROUP BY status");
+    assert!(msg.starts_with("arguments to GROUPING must be grouping expressions"), "{msg}");
+    let (msg, _) = error("SELECT GROUPING(id) FROM orders");
+    assert!(msg.starts_with("arguments to GROUPING must be grouping expressions"), "{msg}");
+}
+
+#[test]
+fn intersect_and_except_count_rows_per_side() {
+    let plan = bind("SELECT id FROM orders INTERSECT SELECT id FROM customers").unwrap().display_indent();
+    assert!(plan.contains("Filter ((#1 > 0) AND (#2 > 0))"), "{plan}");
+    assert!(plan.contains("aggregates=[count(*) FILTER (WHERE (#1 = 0)), count(*) FILTER (WHERE (#1 = 1))]"), "{plan}");
+    let plan = bind("SELECT id FROM orders EXCEPT ALL SELECT id FROM customers").unwrap().display_indent();
+    assert!(plan.contains("Filter ((#2 > 0) AND (#3 = 0))"), "{plan}");
+    assert!(plan.contains("Window [row_number() OVER (PARTITION BY #0"), "{plan}");
 }
