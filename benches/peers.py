@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Runs one query on DuckDB or DataFusion (their Python packages) over the files a tarn-bench
+workload describes, and prints one JSON report on stdout, the same shape the Tarn worker prints:
+
+  {"engine", "version", "times_ms": [...], "rows": [[...], ...], "error", "peak_rss_kb"}
+
+Tables are views (DuckDB) or registered listing tables (DataFusion) over the very files Tarn reads;
+nothing is imported. Called by `tarn-bench`, one process per engine and query:
+
+  python3 peers.py --engine duckdb --workload workload.json --query-file q01.sql --runs 3
+  python3 peers.py --engine datafusion --version
+"""
+
+import argparse
+import datetime
+import decimal
+import json
+import math
+import re
+import sys
+import time
+
+
+def duckdb_type(hive_type):
+    """DuckDB's spelling of a Hive column type (the workload's types)."""
+    t = hive_type.lower()
+    return {"bigint": "BIGINT", "int": "INTEGER", "string": "VARCHAR", "date": "DATE", "double": "DOUBLE",
+            "boolean": "BOOLEAN"}.get(t) or t.upper()
+
+
+def arrow_type(hive_type):
+    """The Arrow type DataFusion reads a CSV column of this Hive type as."""
+    import pyarrow as pa
+    t = hive_type.lower()
+    simple = {"bigint": pa.int64(), "int": pa.int32(), "string": pa.string(), "date": pa.date32(),
+              "double": pa.float64(), "boolean": pa.bool_()}
+    if t in simple:
+        return simple[t]
+    m = re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", t)
+    if m:
+        return pa.decimal128(int(m.group(1)), int(m.group(2)))
+    raise ValueError(f"no Arrow type for {hive_type}")
+
+
+class DuckDb:
+    name = "duckdb"
+
+    def __init__(self):
+        import duckdb
+        self.duckdb = duckdb
+        self.version = duckdb.__version__
+        self.con = None
+
+    def register(self, tables):
+        self.con = self.duckdb.connect()
+        for t in tables:
+            if t["format"] == "parquet":
+                source = f"read_parquet('{t['location']}/*.parquet')"
+            else:
+                columns = ", ".join(f"'{n}': '{duckdb_type(ty)}'" for n, ty in t["columns"])
+                source = (f"read_csv('{t['location']}/*.csv', header = true, delim = ',', quote = '\"', "
+                          f"columns = {{{columns}}})")
+            self.con.execute(f"CREATE VIEW {t['name']} AS SELECT * FROM {source}")
+
+    def run(self, sql):
+        return self.con.sql(sql).to_arrow_table()
+
+
+class DataFusion:
+    name = "datafusion"
+
+    def __init__(self):
+        import datafusion
+        self.datafusion = datafusion
+        self.version = datafusion.__version__
+        self.ctx = None
+
+    def register(self, tables):
+        import pyarrow as pa
+        self.ctx = self.datafusion.SessionContext()
+        for t in tables:
+            path = t["location"].rstrip("/") + "/"
+            if t["format"] == "parquet":
+                self.ctx.register_parquet(t["name"], path)
+            else:
+                schema = pa.schema([(n, arrow_type(ty)) for n, ty in t["columns"]])
+                self.ctx.register_csv(t["name"], path, schema=schema, has_header=True, delimiter=",")
+
+    def run(self, sql):
+        return self.ctx.sql(sql).to_arrow_table()
+
+
+ENGINES = {"duckdb": DuckDb, "datafusion": DataFusion}
+
+
+def neutral(value):
+    """A value as tarn-bench compares it: ints, floats (decimals too), ISO dates, strings, null."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    return str(value)
+
+
+def rows_of(table):
+    columns = [column.to_pylist() for column in table.columns]
+    return [[neutral(v) for v in row] for row in zip(*columns)]
+
+
+def peak_rss_kb():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", required=True, choices=sorted(ENGINES))
+    parser.add_argument("--workload")
+    parser.add_argument("--query-file")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--version", action="store_true", help="print the engine's version and exit")
+    args = parser.parse_args()
+
+    report = {"engine": args.engine, "version": "", "times_ms": [], "rows": [], "error": None,
+              "peak_rss_kb": None}
+    try:
+        engine = ENGINES[args.engine]()
+        report["version"] = engine.version
+        if not args.version:
+            with open(args.workload) as f:
+                tables = json.load(f)["tables"]
+            with open(args.query_file) as f:
+                sql = f.read().strip().rstrip(";")
+            engine.register(tables)
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                table = engine.run(sql)
+                report["times_ms"].append((time.perf_counter() - started) * 1000.0)
+            report["rows"] = rows_of(table)
+    except Exception as e:  # any engine error is a result to report, not a crash
+        report["error"] = f"{type(e).__name__}: {e}".strip()
+    report["peak_rss_kb"] = peak_rss_kb()
+    json.dump(report, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
