@@ -4,7 +4,8 @@
 //! `cargo test --test slt [-- FILTER...]` runs the files whose path contains any FILTER. Each file runs
 //! on its own thread (files in parallel); a failing record does not stop its file, so one run lists
 //! every failure with its file and line. Substitutions in SQL: `__DATA__` is the absolute path of
-//! `tests/data`, `__S3__` is `s3://<bucket>/` (the bucket holds a copy of `tests/data`).
+//! `tests/data`, `__S3__` is `s3://<bucket>/` (the bucket holds a copy of `tests/data`), `__TMP__` is
+//! a fresh writable folder of the file's own (for CTAS to a local folder).
 //!
 //! Values print as `tarn --format csv` prints them (dates `YYYY-MM-DD`, timestamps
 //! `YYYY-MM-DD HH:MM:SS[.ffffff]`, booleans `true`/`false`, decimals with their scale), except the
@@ -171,6 +172,13 @@ fn run_file(path: &Path, substitutions: Vec<(&'static str, String)>) -> FileRepo
         }
     };
     let home_path = home.path().to_path_buf();
+    let scratch = home.path().join("tmp");
+    if let Err(e) = std::fs::create_dir(&scratch) {
+        report.failures.push(format!("{}: cannot create __TMP__: {e}", path.display()));
+        return report;
+    }
+    let mut substitutions = substitutions;
+    substitutions.push(("__TMP__", scratch.to_string_lossy().into_owned()));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

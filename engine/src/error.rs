@@ -54,6 +54,16 @@ pub enum EngineError {
     /// `CAST` of a value that has no meaning in the target type (`'abc'::int`).
     #[error("cannot cast {value} to {to}")]
     InvalidCast { value: String, to: String },
+    /// A query went over a per-query limit (`memory_limit`, `max_scan_bytes`); says the figure it
+    /// reached, the limit as the user set it, and the operator or scan that reached it.
+    #[error(
+        "query {} more than {} ({setting} = {}; reached {} in {operator})",
+        if *.what == "memory" { "needs" } else { "would scan" },
+        crate::exec::byte_size::human(*.limit) + if *.what == "memory" { " of memory" } else { "" },
+        crate::exec::byte_size::setting_text(*.limit),
+        crate::exec::byte_size::human(*.reached)
+    )]
+    ResourceLimit { what: &'static str, setting: &'static str, limit: u64, reached: u64, operator: String },
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -8,6 +8,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::Result;
+use crate::exec::memory_limit::batch_memory_size;
 use crate::exec::pipeline::{downcast_local, lock, LocalSink, Sink};
 use crate::exec::rebatch::coalesce;
 
@@ -29,12 +30,19 @@ impl CollectSink {
 
 struct CollectLocal {
     batches: Vec<RecordBatch>,
+    /// Memory the batches hold, for the query's accounting.
+    bytes: usize,
 }
 
 impl LocalSink for CollectLocal {
     fn sink(&mut self, batch: RecordBatch) -> Result<()> {
+        self.bytes += batch_memory_size(&batch);
         self.batches.push(batch);
         Ok(())
+    }
+
+    fn memory_size(&self) -> usize {
+        self.bytes
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
@@ -44,7 +52,7 @@ impl LocalSink for CollectLocal {
 
 impl Sink for CollectSink {
     fn local(&self) -> Box<dyn LocalSink> {
-        Box::new(CollectLocal { batches: Vec::new() })
+        Box::new(CollectLocal { batches: Vec::new(), bytes: 0 })
     }
 
     fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {

@@ -23,6 +23,9 @@ use crate::exec::rebatch::split;
 use crate::expr::functions::{AggregateFunction, GroupsAccumulator};
 use crate::expr::PhysicalExprRef;
 
+/// Bytes counted per group for each accumulator's state: a value and a validity or count word.
+const ACCUMULATOR_STATE_BYTES: usize = 16;
+
 /// One aggregate call, compiled against the aggregate's input.
 pub struct AggregateCall {
     pub function: Arc<dyn AggregateFunction>,
@@ -135,6 +138,10 @@ impl LocalSink for AggregateLocal {
         state.update(shared, &batch)
     }
 
+    fn memory_size(&self) -> usize {
+        self.state.as_ref().map_or(0, GroupedState::memory_size)
+    }
+
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
         self
     }
@@ -205,6 +212,17 @@ impl GroupedState {
             }
         }
         Ok(())
+    }
+
+    /// Bytes the group table and accumulators hold. Accumulators do not report their size, so
+    /// each counts [`ACCUMULATOR_STATE_BYTES`] per group: exact for counts and sums, low for
+    /// `COUNT(DISTINCT)` and string `MIN`/`MAX`.
+    fn memory_size(&self) -> usize {
+        let groups = &self.groups;
+        let keys = groups.keys.as_ref().map_or(0, Rows::size);
+        let table = groups.map.capacity() * std::mem::size_of::<(u64, usize)>() + groups.hashes.capacity() * 8;
+        let accumulators = groups.len() * self.accumulators.len() * ACCUMULATOR_STATE_BYTES;
+        keys + table + accumulators + self.group_indices.capacity() * std::mem::size_of::<usize>()
     }
 
     /// Folds another worker's groups and accumulator states into this one.

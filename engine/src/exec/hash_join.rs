@@ -20,6 +20,7 @@ use arrow::row::{RowConverter, SortField};
 use crate::error::{EngineError, Result};
 use crate::exec::filter::{evaluate_predicate, Selection};
 use crate::exec::join_table::{key_nulls, KeyIndex, MatchedBitmap};
+use crate::exec::memory_limit::batch_memory_size;
 use crate::exec::pipeline::{downcast_local, lock, LocalSink, Operator, Sink};
 use crate::exec::project::{batch_with_schema, evaluate_columns};
 use crate::expr::PhysicalExprRef;
@@ -113,12 +114,19 @@ pub struct HashJoinBuild {
 
 struct BuildLocal {
     batches: Vec<RecordBatch>,
+    /// Memory the batches hold, for the query's accounting.
+    bytes: usize,
 }
 
 impl LocalSink for BuildLocal {
     fn sink(&mut self, batch: RecordBatch) -> Result<()> {
+        self.bytes += batch_memory_size(&batch);
         self.batches.push(batch);
         Ok(())
+    }
+
+    fn memory_size(&self) -> usize {
+        self.bytes
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
@@ -128,7 +136,7 @@ impl LocalSink for BuildLocal {
 
 impl Sink for HashJoinBuild {
     fn local(&self) -> Box<dyn LocalSink> {
-        Box::new(BuildLocal { batches: Vec::new() })
+        Box::new(BuildLocal { batches: Vec::new(), bytes: 0 })
     }
 
     fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Physical execution: pipelines of sources, operators and sinks on the rayon pool.
 
+pub mod byte_size;
 pub mod collect;
 pub mod filter;
 pub mod hash_aggregate;
@@ -7,9 +8,11 @@ pub mod hash_join;
 pub mod join_table;
 pub mod limit;
 pub mod memory;
+pub mod memory_limit;
 pub mod physical_plan;
 pub mod pipeline;
 pub mod planner;
+pub mod profile;
 pub mod project;
 pub mod rebatch;
 pub mod scheduler;

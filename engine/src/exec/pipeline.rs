@@ -12,7 +12,9 @@ use arrow::record_batch::RecordBatch;
 use tarn_catalog::{Catalog, StoreRegistry};
 
 use crate::error::{EngineError, Result};
+use crate::exec::memory_limit::MemoryTracker;
 use crate::expr::functions::FunctionRegistry;
+use crate::io::metrics::ScanBudget;
 
 /// Everything a running query shares: storage, the I/O runtime, the function registry and the
 /// cancellation flag (set by Ctrl-C in the REPL).
@@ -28,6 +30,10 @@ pub struct ExecContext {
     pub cancel: Arc<AtomicBool>,
     /// Target rows per batch produced by sources.
     pub batch_size: usize,
+    /// This query's memory reservations against `SET memory_limit`.
+    pub memory: Arc<MemoryTracker>,
+    /// Bytes this query's scans read from storage, against `SET max_scan_bytes`.
+    pub scan_budget: Arc<ScanBudget>,
 }
 
 impl ExecContext {
@@ -90,6 +96,12 @@ pub trait Sink: Send + Sync {
 /// Per-worker sink state.
 pub trait LocalSink: Send {
     fn sink(&mut self, batch: RecordBatch) -> Result<()>;
+    /// Bytes this worker's state holds, for the query's memory accounting (the scheduler
+    /// reserves the growth after each batch). Sinks that keep at most a bounded number of rows
+    /// (a `LIMIT`) report 0.
+    fn memory_size(&self) -> usize {
+        0
+    }
     /// For `Sink::combine` to recover its concrete type.
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }

@@ -3,8 +3,9 @@
 //! shared sink once. A failing worker, a cancelled query or a satisfied `LIMIT` stops every
 //! worker at its next batch; the first real error wins.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
@@ -13,13 +14,28 @@ use crate::error::{EngineError, Result};
 use crate::exec::memory::MemorySource;
 use crate::exec::physical_plan::{PhysicalPlan, PipelineInput};
 use crate::exec::pipeline::{lock, ExecContext, LocalSink, Morsels, Operator, Sink, Source};
+use crate::exec::profile::{add_time, PipelineProfile, PlanProfile, StepProfile};
 
 /// Runs every stage in order and returns the last stage's output. Each stage's output is read
 /// by exactly one later pipeline, so it is handed over, not copied.
 pub fn run_plan(plan: &PhysicalPlan, ctx: &ExecContext) -> Result<Vec<RecordBatch>> {
+    run_plan_profiled(plan, ctx, None)
+}
+
+/// `run_plan`, counting rows and time into `profile` (made by `PlanProfile::for_plan(plan)`)
+/// for `EXPLAIN ANALYZE`. Memory a stage's sink reserved is returned once the pipeline reading
+/// its output has run.
+pub fn run_plan_profiled(
+    plan: &PhysicalPlan,
+    ctx: &ExecContext,
+    profile: Option<&PlanProfile>,
+) -> Result<Vec<RecordBatch>> {
     let mut outputs: Vec<Option<Vec<RecordBatch>>> = Vec::with_capacity(plan.stages.len());
-    for stage in &plan.stages {
-        for pipeline in &stage.pipelines {
+    let reserved: Vec<AtomicU64> = plan.stages.iter().map(|_| AtomicU64::new(0)).collect();
+    for (stage_index, stage) in plan.stages.iter().enumerate() {
+        let stage_profile = profile.and_then(|p| p.stages.get(stage_index));
+        for (pipeline_index, pipeline) in stage.pipelines.iter().enumerate() {
+            let pipeline_profile = stage_profile.and_then(|p| p.pipelines.get(pipeline_index));
             let source: Arc<dyn Source> = match &pipeline.input {
                 PipelineInput::Source(source) => source.clone(),
                 PipelineInput::Stage { index, schema } => {
@@ -29,10 +45,26 @@ pub fn run_plan(plan: &PhysicalPlan, ctx: &ExecContext) -> Result<Vec<RecordBatc
                     Arc::new(MemorySource::new(schema.clone(), batches, format!("output of stage {index}")))
                 }
             };
-            run_pipeline(source.as_ref(), &pipeline.operators, stage.sink.as_ref(), pipeline.preserve_order, ctx)?;
+            let started = Instant::now();
+            let sink = stage.sink.as_ref();
+            let accounting = Accounting { reserved: &reserved[stage_index], profile: pipeline_profile };
+            run_accounted(source.as_ref(), &pipeline.operators, sink, pipeline.preserve_order, ctx, accounting)?;
+            if let Some(p) = pipeline_profile {
+                add_time(&p.wall_nanos, started.elapsed());
+            }
+            if let PipelineInput::Stage { index, .. } = &pipeline.input {
+                ctx.memory.shrink(reserved[*index].swap(0, Ordering::SeqCst));
+            }
         }
         ctx.check_cancelled()?;
-        outputs.push(Some(stage.sink.finalize()?));
+        let started = Instant::now();
+        let output = stage.sink.finalize()?;
+        if let Some(p) = stage_profile {
+            add_time(&p.finalize_nanos, started.elapsed());
+            p.memory_bytes.store(reserved[stage_index].load(Ordering::SeqCst), Ordering::Relaxed);
+            p.output_rows.store(output.iter().map(|b| b.num_rows() as u64).sum(), Ordering::Relaxed);
+        }
+        outputs.push(Some(output));
     }
     Ok(outputs.pop().flatten().unwrap_or_default())
 }
@@ -47,10 +79,39 @@ pub fn run_pipeline(
     preserve_order: bool,
     ctx: &ExecContext,
 ) -> Result<()> {
+    let reserved = AtomicU64::new(0);
+    run_accounted(source, operators, sink, preserve_order, ctx, Accounting { reserved: &reserved, profile: None })
+}
+
+/// Where one pipeline run reports: the bytes its sink's workers reserve, and optionally rows and
+/// time for `EXPLAIN ANALYZE`.
+struct Accounting<'a> {
+    reserved: &'a AtomicU64,
+    profile: Option<&'a PipelineProfile>,
+}
+
+/// `run_pipeline`, reporting to `accounting`.
+fn run_accounted(
+    source: &dyn Source,
+    operators: &[Arc<dyn Operator>],
+    sink: &dyn Sink,
+    preserve_order: bool,
+    ctx: &ExecContext,
+    accounting: Accounting<'_>,
+) -> Result<()> {
     ctx.check_cancelled()?;
     let morsels = source.open(ctx)?;
     let control = PipelineControl::default();
-    let run = Run { morsels: morsels.as_ref(), operators, sink, ctx, control: &control };
+    let label = sink.describe().split_whitespace().next().unwrap_or("sink").to_string();
+    let memory = SinkMemory { ctx, label: &label, reserved: accounting.reserved };
+    let steps = accounting.profile.map(|p| p.steps.as_slice());
+    let read_nanos = accounting.profile.map(|p| &p.read_nanos);
+    let run =
+        Run { morsels: morsels.as_ref(), operators, sink, ctx, control: &control, memory: &memory, steps, read_nanos };
+    if let Some(p) = accounting.profile {
+        p.morsels.fetch_add(morsels.count() as u64, Ordering::Relaxed);
+    }
+
     let outcome = if preserve_order { run.ordered() } else { run.parallel() };
     if let Some(error) = control.first_error()? {
         return Err(error);
@@ -104,6 +165,48 @@ struct Run<'a> {
     sink: &'a dyn Sink,
     ctx: &'a ExecContext,
     control: &'a PipelineControl,
+    memory: &'a SinkMemory<'a>,
+    /// Profile counters, one per operator then the sink (`EXPLAIN ANALYZE` only).
+    steps: Option<&'a [StepProfile]>,
+    read_nanos: Option<&'a AtomicU64>,
+}
+
+/// Reserves the growth of a sink's worker states in the query's memory tracker.
+struct SinkMemory<'a> {
+    ctx: &'a ExecContext,
+    /// The sink's name for the error (`HashAggregate`, `Sort`).
+    label: &'a str,
+    /// What this sink's workers reserved in all, returned when its output is consumed.
+    reserved: &'a AtomicU64,
+}
+
+/// A worker's local sink state and the bytes reserved for it so far.
+struct AccountedLocal {
+    local: Box<dyn LocalSink>,
+    reported: usize,
+}
+
+impl SinkMemory<'_> {
+    fn local(&self, sink: &dyn Sink) -> AccountedLocal {
+        AccountedLocal { local: sink.local(), reported: 0 }
+    }
+
+    /// Sinks `batch`, then reserves (or returns) the change in the worker state's size.
+    fn sink(&self, local: &mut AccountedLocal, batch: RecordBatch) -> Result<()> {
+        local.local.sink(batch)?;
+        let now = local.local.memory_size();
+        if now > local.reported {
+            let grown = (now - local.reported) as u64;
+            self.ctx.memory.grow(grown, self.label)?;
+            self.reserved.fetch_add(grown, Ordering::SeqCst);
+        } else if now < local.reported {
+            let shrunk = (local.reported - now) as u64;
+            self.ctx.memory.shrink(shrunk);
+            self.reserved.fetch_sub(shrunk.min(self.reserved.load(Ordering::SeqCst)), Ordering::SeqCst);
+        }
+        local.reported = now;
+        Ok(())
+    }
 }
 
 impl Run<'_> {
@@ -112,13 +215,13 @@ impl Run<'_> {
         (0..self.morsels.count())
             .into_par_iter()
             .try_fold(
-                || self.sink.local(),
+                || self.memory.local(self.sink),
                 |mut local, index| {
-                    self.read_morsel(index, &mut |batch| local.sink(batch))?;
+                    self.read_morsel(index, &mut |batch| self.memory.sink(&mut local, batch))?;
                     Ok::<_, EngineError>(local)
                 },
             )
-            .try_for_each(|local| self.sink.combine(local?))
+            .try_for_each(|local| self.sink.combine(local?.local))
     }
 
     /// Morsels run in parallel into per-morsel buffers; the buffers then reach one local sink
@@ -135,14 +238,14 @@ impl Run<'_> {
                 Ok(batches)
             })
             .collect::<Result<_>>()?;
-        let mut local = self.sink.local();
+        let mut local = self.memory.local(self.sink);
         for batch in outputs.into_iter().flatten() {
             if self.sink.is_satisfied() {
                 break;
             }
-            local.sink(batch)?;
+            self.memory.sink(&mut local, batch)?;
         }
-        self.sink.combine(local)
+        self.sink.combine(local.local)
     }
 
     /// Reads one morsel through the operators into `sink`. Once the pipeline has failed it
@@ -150,12 +253,16 @@ impl Run<'_> {
     /// it returns `Ok` (the worker's local state still holds rows to combine) and skips the rest.
     fn read_morsel(&self, index: usize, sink: &mut dyn FnMut(RecordBatch) -> Result<()>) -> Result<()> {
         if !self.should_stop() {
+            let started = self.read_nanos.map(|_| Instant::now());
             let result = self.morsels.read(index, self.ctx, &mut |batch| {
                 if self.should_stop() {
                     return Err(EngineError::PipelineStopped);
                 }
-                push(batch, self.operators, sink)
+                push(batch, self.operators, self.steps, sink)
             });
+            if let (Some(counter), Some(started)) = (self.read_nanos, started) {
+                add_time(counter, started.elapsed());
+            }
             match result {
                 Ok(()) | Err(EngineError::PipelineStopped) => {}
                 Err(error) => self.control.fail(error),
@@ -187,33 +294,52 @@ impl Run<'_> {
     /// Pushes each operator's end-of-input output through the operators after it (single
     /// threaded: it runs once, after every morsel).
     fn finish_operators(&self) -> Result<()> {
-        let mut local: Option<Box<dyn LocalSink>> = None;
+        let mut local: Option<AccountedLocal> = None;
         for (position, operator) in self.operators.iter().enumerate() {
             let rest = &self.operators[position + 1..];
+            let steps = self.steps.and_then(|s| s.get(position + 1..));
             operator.finish(&mut |batch| {
-                push(batch, rest, &mut |batch| local.get_or_insert_with(|| self.sink.local()).sink(batch))
+                push(batch, rest, steps, &mut |batch| {
+                    let local = local.get_or_insert_with(|| self.memory.local(self.sink));
+                    self.memory.sink(local, batch)
+                })
             })?;
         }
         match local {
-            Some(local) => self.sink.combine(local),
+            Some(local) => self.sink.combine(local.local),
             None => Ok(()),
         }
     }
 }
 
-/// Pushes `batch` through `operators` into `sink`; empty batches stop early.
+/// Pushes `batch` through `operators` into `sink`; empty batches stop early. With `steps`
+/// (one per operator, then the sink's) it counts the rows reaching each step and the time spent
+/// from there on.
 fn push(
     batch: RecordBatch,
     operators: &[Arc<dyn Operator>],
+    steps: Option<&[StepProfile]>,
     sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<()> {
     if batch.num_rows() == 0 {
         return Ok(());
     }
-    match operators.split_first() {
-        None => sink(batch),
-        Some((operator, rest)) => operator.execute(batch, &mut |out| push(out, rest, sink)),
+    let step = steps.and_then(<[StepProfile]>::first);
+    if let Some(step) = step {
+        step.rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
     }
+    let started = step.map(|_| Instant::now());
+    let result = match operators.split_first() {
+        None => sink(batch),
+        Some((operator, rest)) => {
+            let rest_steps = steps.and_then(|s| s.get(1..));
+            operator.execute(batch, &mut |out| push(out, rest, rest_steps, sink))
+        }
+    };
+    if let (Some(step), Some(started)) = (step, started) {
+        add_time(&step.nanos, started.elapsed());
+    }
+    result
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use arrow::row::{Row, RowConverter, Rows, SortField};
 
 use crate::error::Result;
+use crate::exec::memory_limit::batch_memory_size;
 use crate::exec::pipeline::{downcast_local, lock, LocalSink, Sink};
 use crate::exec::project::evaluate_columns;
 use crate::expr::PhysicalExprRef;
@@ -76,7 +77,13 @@ impl SortSink {
 
 impl Sink for SortSink {
     fn local(&self) -> Box<dyn LocalSink> {
-        Box::new(SortLocal { keys: self.keys.clone(), batches: Vec::new(), rows: 0, compact_at: self.compact_at() })
+        Box::new(SortLocal {
+            keys: self.keys.clone(),
+            batches: Vec::new(),
+            rows: 0,
+            compact_at: self.compact_at(),
+            bytes: 0,
+        })
     }
 
     fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {
@@ -137,18 +144,26 @@ struct SortLocal {
     batches: Vec<RecordBatch>,
     rows: usize,
     compact_at: Option<usize>,
+    /// Memory the buffered batches hold, for the query's accounting.
+    bytes: usize,
 }
 
 impl LocalSink for SortLocal {
     fn sink(&mut self, batch: RecordBatch) -> Result<()> {
         self.rows += batch.num_rows();
+        self.bytes += batch_memory_size(&batch);
         self.batches.push(batch);
         if self.compact_at.is_some_and(|at| self.rows >= at) {
             let run = self.keys.sort_run(&self.batches)?;
             self.rows = run.batch.num_rows();
+            self.bytes = batch_memory_size(&run.batch);
             self.batches = vec![run.batch];
         }
         Ok(())
+    }
+
+    fn memory_size(&self) -> usize {
+        self.bytes
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {

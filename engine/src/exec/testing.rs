@@ -35,6 +35,8 @@ pub fn context(batch_size: usize) -> ExecContext {
         functions: Arc::new(functions),
         cancel: Arc::new(AtomicBool::new(false)),
         batch_size,
+        memory: Default::default(),
+        scan_budget: Default::default(),
     }
 }
 

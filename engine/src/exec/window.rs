@@ -17,6 +17,7 @@ use arrow::row::{RowConverter, Rows, SortField};
 use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
+use crate::exec::memory_limit::batch_memory_size;
 use crate::exec::pipeline::{downcast_local, lock, LocalSink, Sink};
 use crate::exec::project::{batch_with_schema, evaluate_columns};
 use crate::exec::rebatch::split;
@@ -98,12 +99,19 @@ impl WindowSink {
 
 struct WindowLocal {
     batches: Vec<RecordBatch>,
+    /// Memory the batches hold, for the query's accounting.
+    bytes: usize,
 }
 
 impl LocalSink for WindowLocal {
     fn sink(&mut self, batch: RecordBatch) -> Result<()> {
+        self.bytes += batch_memory_size(&batch);
         self.batches.push(batch);
         Ok(())
+    }
+
+    fn memory_size(&self) -> usize {
+        self.bytes
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
@@ -113,7 +121,7 @@ impl LocalSink for WindowLocal {
 
 impl Sink for WindowSink {
     fn local(&self) -> Box<dyn LocalSink> {
-        Box::new(WindowLocal { batches: Vec::new() })
+        Box::new(WindowLocal { batches: Vec::new(), bytes: 0 })
     }
 
     fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::error::{EngineError, Result};
+
 /// Per-scan I/O and pruning counters.
 #[derive(Debug, Default)]
 pub struct ScanMetrics {
@@ -15,6 +17,8 @@ pub struct ScanMetrics {
     pub footer_cache_hits: AtomicU64,
     /// Data files the scan planned to read (after listing).
     pub files: AtomicU64,
+    /// Listed files skipped whole because statistics pruned every row group.
+    pub files_pruned: AtomicU64,
     /// Parquet row groups in the listed files.
     pub row_groups_total: AtomicU64,
     /// Parquet row groups skipped by min/max statistics.
@@ -38,17 +42,62 @@ impl ScanMetrics {
 }
 
 impl fmt::Display for ScanMetrics {
+    /// What `EXPLAIN ANALYZE` prints for a scan: kept and pruned files and row groups, rows
+    /// decoded and emitted, requests and bytes read.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let files = Self::get(&self.files);
+        let files_pruned = Self::get(&self.files_pruned);
+        let row_groups = Self::get(&self.row_groups_total);
+        let row_groups_pruned = Self::get(&self.row_groups_pruned);
+        let bytes = Self::get(&self.bytes_read);
         write!(
             f,
-            "files={} row_groups={}/{} rows_decoded={} rows={} requests={} bytes={}",
-            Self::get(&self.files),
-            Self::get(&self.row_groups_total) - Self::get(&self.row_groups_pruned),
-            Self::get(&self.row_groups_total),
+            "files={} kept/{files_pruned} pruned row_groups={} kept/{row_groups_pruned} pruned rows_decoded={} rows={} \
+             requests={} bytes_read={} ({bytes})",
+            files - files_pruned,
+            row_groups - row_groups_pruned,
             Self::get(&self.rows_decoded),
             Self::get(&self.rows_emitted),
             Self::get(&self.requests),
-            Self::get(&self.bytes_read),
+            crate::exec::byte_size::human(bytes),
         )
+    }
+}
+
+/// The bytes every scan of one query reads from storage, against `SET max_scan_bytes` (what
+/// Athena would bill). Scans charge a read before issuing it, so a query stops before it reads
+/// past the limit, not after.
+#[derive(Debug, Default)]
+pub struct ScanBudget {
+    /// `None`: unlimited.
+    limit: Option<u64>,
+    scanned: AtomicU64,
+}
+
+impl ScanBudget {
+    pub fn new(limit: Option<u64>) -> ScanBudget {
+        ScanBudget { limit, scanned: AtomicU64::new(0) }
+    }
+
+    /// Charges `bytes` about to be read by `scan`; fails, without charging, when they would take
+    /// the query past the limit.
+    pub fn charge(&self, bytes: u64, scan: &str) -> Result<()> {
+        let reached = self.scanned.fetch_add(bytes, Ordering::SeqCst) + bytes;
+        if let Some(limit) = self.limit.filter(|limit| reached > *limit) {
+            self.scanned.fetch_sub(bytes, Ordering::SeqCst);
+            return Err(EngineError::ResourceLimit {
+                what: "scan",
+                setting: "max_scan_bytes",
+                limit,
+                reached,
+                operator: scan.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Bytes charged so far.
+    pub fn scanned(&self) -> u64 {
+        self.scanned.load(Ordering::Relaxed)
     }
 }

@@ -18,7 +18,7 @@ use parquet::file::metadata::{FooterTail, ParquetMetaData, ParquetMetaDataReader
 use parquet::file::FOOTER_SIZE;
 
 use crate::error::{EngineError, Result};
-use crate::io::metrics::ScanMetrics;
+use crate::io::metrics::{ScanBudget, ScanMetrics};
 
 /// How much of a file's tail the first footer read fetches: large enough that the footer of
 /// almost every file arrives in one request (Spark and arrow-rs footers are a few KiB).
@@ -58,11 +58,27 @@ pub struct ObjectReader {
     file: Arc<ObjectFile>,
     metrics: Arc<ScanMetrics>,
     metadata: Option<Arc<ParquetMetaData>>,
+    /// The query's scan budget and the scan to name when it runs out.
+    budget: Option<(Arc<ScanBudget>, Arc<str>)>,
 }
 
 impl ObjectReader {
     pub fn new(file: Arc<ObjectFile>, metrics: Arc<ScanMetrics>) -> ObjectReader {
-        ObjectReader { file, metrics, metadata: None }
+        ObjectReader { file, metrics, metadata: None, budget: None }
+    }
+
+    /// Charges every read to `budget` (the query's `max_scan_bytes`) before issuing it; `scan`
+    /// names the scan in the error.
+    pub fn with_budget(mut self, budget: Arc<ScanBudget>, scan: Arc<str>) -> ObjectReader {
+        self.budget = Some((budget, scan));
+        self
+    }
+
+    fn charge(&self, bytes: u64) -> Result<()> {
+        match &self.budget {
+            Some((budget, scan)) => budget.charge(bytes, scan),
+            None => Ok(()),
+        }
     }
 
     pub fn file(&self) -> &Arc<ObjectFile> {
@@ -74,6 +90,7 @@ impl ObjectReader {
         if range.is_empty() {
             return Ok(Bytes::new());
         }
+        self.charge(range.end - range.start)?;
         ScanMetrics::add(&self.metrics.requests, 1);
         let bytes = self.file.store.get_range(&self.file.path, range).await.map_err(|e| self.file.storage_error(e))?;
         ScanMetrics::add(&self.metrics.bytes_read, bytes.len() as u64);
@@ -85,6 +102,7 @@ impl ObjectReader {
         if ranges.is_empty() {
             return Ok(Vec::new());
         }
+        self.charge(ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum())?;
         ScanMetrics::add(&self.metrics.requests, coalesced_request_count(ranges));
         let parts =
             self.file.store.get_ranges(&self.file.path, ranges).await.map_err(|e| self.file.storage_error(e))?;

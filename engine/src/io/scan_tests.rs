@@ -43,6 +43,8 @@ fn fixture() -> Fixture {
         functions: Arc::new(FunctionRegistry::default()),
         cancel: Arc::new(AtomicBool::new(false)),
         batch_size: 1024,
+        memory: Default::default(),
+        scan_budget: Default::default(),
     };
     Fixture { dir, ctx }
 }

@@ -20,7 +20,7 @@ use crate::io::csv_dialect::CsvDialect;
 use crate::io::csv_scan::CsvDecoder;
 use crate::io::fetched_ranges::FetchedRanges;
 use crate::io::listing::{list_table_files, ScanFile};
-use crate::io::metrics::ScanMetrics;
+use crate::io::metrics::{ScanBudget, ScanMetrics};
 use crate::io::object_reader::ObjectReader;
 use crate::io::parquet_scan::ParquetFileScan;
 use crate::io::prefetch::{FetchFn, Prefetcher};
@@ -236,7 +236,7 @@ impl Source for TableScanSource {
         };
         let morsels = Arc::new(morsels);
         let window = self.options.prefetch_window.unwrap_or_else(|| 2 * rayon::current_num_threads());
-        let fetch = fetch_fn(morsels.clone(), self.metrics.clone());
+        let fetch = fetch_fn(morsels.clone(), self.metrics.clone(), ctx.scan_budget.clone(), self.label());
         Ok(Box::new(OpenedScan {
             prefetcher: Prefetcher::start(ctx.io.clone(), morsels.len(), window, fetch),
             morsels,
@@ -272,27 +272,36 @@ impl Source for TableScanSource {
             let read = self.scan.partitions.len();
             text.push_str(&format!(" partitions={read}/{}", read + self.scan.partitions_pruned));
         }
-        if let Some(files) = *self.listed_files.lock().unwrap_or_else(|p| p.into_inner()) {
-            text.push_str(&format!(" files={files} [{}]", self.metrics));
+        if self.listed_files.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            text.push_str(&format!(" [{}]", self.metrics));
         }
         text
     }
 }
 
 impl TableScanSource {
+    /// How errors name this scan: `TableScan db.table`.
+    fn label(&self) -> Arc<str> {
+        format!("TableScan {}.{}", self.scan.table.database, self.scan.table.name).into()
+    }
+
     /// Reads the footers of all files (concurrently, on the I/O runtime), prunes row groups and
     /// cuts the kept ones into morsels.
     fn plan_parquet(&self, ctx: &ExecContext, files: &[ScanFile]) -> Result<Vec<Morsel>> {
         let metrics = self.metrics.clone();
+        let budget = ctx.scan_budget.clone();
+        let label = self.label();
         let data_schema = self.data_schema.clone();
         let objects: Vec<_> = files.iter().map(|f| f.object.clone()).collect();
         let planned: Vec<ParquetFileScan> = block_on_io(&ctx.io, async move {
             futures::stream::iter(objects)
                 .map(|object| {
                     let metrics = metrics.clone();
+                    let budget = budget.clone();
+                    let label = label.clone();
                     let data_schema = data_schema.clone();
                     async move {
-                        let mut reader = ObjectReader::new(object.clone(), metrics);
+                        let mut reader = ObjectReader::new(object.clone(), metrics).with_budget(budget, label);
                         let footer = reader.parquet_metadata().await?;
                         ParquetFileScan::plan(object, footer, data_schema)
                     }
@@ -307,6 +316,9 @@ impl TableScanSource {
             let kept = parquet.prune_row_groups(&self.pruner, &self.data_fields);
             ScanMetrics::add(&self.metrics.row_groups_total, parquet.num_row_groups() as u64);
             ScanMetrics::add(&self.metrics.row_groups_pruned, (parquet.num_row_groups() - kept.len()) as u64);
+            if kept.is_empty() {
+                ScanMetrics::add(&self.metrics.files_pruned, 1);
+            }
             let mut run: Vec<usize> = Vec::new();
             let mut rows = 0;
             for rg in kept {
@@ -343,13 +355,20 @@ enum MorselBytes {
     Text(Bytes),
 }
 
-fn fetch_fn(morsels: Arc<Vec<Morsel>>, metrics: Arc<ScanMetrics>) -> FetchFn<MorselBytes> {
+fn fetch_fn(
+    morsels: Arc<Vec<Morsel>>,
+    metrics: Arc<ScanMetrics>,
+    budget: Arc<ScanBudget>,
+    label: Arc<str>,
+) -> FetchFn<MorselBytes> {
     Arc::new(move |i| {
         let morsels = morsels.clone();
         let metrics = metrics.clone();
+        let budget = budget.clone();
+        let label = label.clone();
         async move {
             let morsel = &morsels[i];
-            let reader = ObjectReader::new(morsel.file.object.clone(), metrics);
+            let reader = ObjectReader::new(morsel.file.object.clone(), metrics).with_budget(budget, label);
             match &morsel.parquet {
                 Some(parquet) => {
                     let ranges = parquet.byte_ranges(&morsel.row_groups)?;

@@ -28,8 +28,10 @@ use tarn_catalog::store::DEFAULT_DATABASE;
 use tarn_catalog::{Catalog, StoreRegistry};
 
 use crate::error::{EngineError, Result};
+use crate::exec::memory_limit::MemoryTracker;
 use crate::exec::ExecContext;
 use crate::expr::functions::FunctionRegistry;
+use crate::io::metrics::ScanBudget;
 use crate::io::runtime::io_runtime;
 use crate::sql::{parse_statements, TarnStatement};
 
@@ -109,7 +111,10 @@ impl Session {
         match statement {
             TarnStatement::Sql(statement) => self.execute_sql(statement),
             TarnStatement::CreateDatabase(create) => databases::create_database(self, create),
-            TarnStatement::CreateExternalTable(create) => tables::create_external_table(self, create),
+            TarnStatement::CreateExternalTable(create) => match &create.query {
+                Some(query) => crate::write::athena_ctas::create_external_table_as(self, create, query),
+                None => tables::create_external_table(self, create),
+            },
             TarnStatement::AddPartitions(add) => partitions::add_partitions(self, add),
             TarnStatement::DropPartitions(drop) => partitions::drop_partitions(self, drop),
             TarnStatement::ShowPartitions { table } => partitions::show_partitions(self, table),
@@ -191,7 +196,8 @@ impl Session {
         &self.settings
     }
 
-    /// What a running query shares, built from the current settings.
+    /// What a running query shares, built from the current settings; its memory tracker and scan
+    /// budget are fresh, so each query starts with nothing reserved and nothing scanned.
     pub fn exec_context(&self) -> ExecContext {
         ExecContext {
             catalog: self.catalog.clone(),
@@ -200,6 +206,8 @@ impl Session {
             functions: self.functions.clone(),
             cancel: self.cancel.clone(),
             batch_size: self.settings.batch_size,
+            memory: Arc::new(MemoryTracker::new(self.settings.memory_limit)),
+            scan_budget: Arc::new(ScanBudget::new(self.settings.max_scan_bytes)),
         }
     }
 }

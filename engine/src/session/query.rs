@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use sqlparser::ast::{Query, Statement};
 
 use crate::error::{EngineError, Result};
+use crate::exec::byte_size::human;
 use crate::exec::planner;
 use crate::optimizer::OptimizerContext;
 use crate::plan::LogicalPlan;
@@ -19,8 +20,10 @@ pub(super) fn run_query(session: &Session, query: &Query) -> Result<QueryOutput>
 }
 
 /// `EXPLAIN <query>`: the optimized logical plan, then the physical pipelines; one `plan` row per
-/// line. `EXPLAIN ANALYZE` also runs the query and adds how long each optimizer rule and the
-/// execution took, and how many rows came out.
+/// line. `EXPLAIN ANALYZE` runs the query and prints the physical plan as it ran (rows, time and
+/// memory per step; files, row groups and bytes per scan), how long each optimizer rule took,
+/// the rows that came out, the bytes scanned from storage (what Athena would bill) and the peak
+/// memory reserved.
 pub(super) fn explain(session: &Session, statement: &Statement, analyze: bool) -> Result<QueryOutput> {
     let Statement::Query(query) = statement else {
         return Err(EngineError::Unsupported(format!(
@@ -32,19 +35,23 @@ pub(super) fn explain(session: &Session, statement: &Statement, analyze: bool) -
     let ctx = OptimizerContext::new(session.functions.clone());
     let (plan, timings) = session.settings.optimizer().optimize_timed(bound, &ctx)?;
     let exec = session.exec_context();
-    let physical = planner::explain(&plan, &exec)?;
     let mut lines = vec!["== Logical plan ==".to_string()];
     lines.extend(plan.display_indent().lines().map(str::to_string));
     lines.push("== Physical plan ==".to_string());
-    lines.extend(physical.lines().map(str::to_string));
     if analyze {
+        let started = Instant::now();
+        let (physical, rows) = planner::explain_analyze(&plan, &exec)?;
+        let elapsed = started.elapsed();
+        lines.extend(physical.lines().map(str::to_string));
         lines.push("== Optimizer ==".to_string());
         lines.extend(timings.iter().map(|t| format!("{}: {}", t.rule, millis(t.elapsed))));
-        let started = Instant::now();
-        let (_, batches) = planner::execute(&plan, &exec)?;
-        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         lines.push("== Execution ==".to_string());
-        lines.push(format!("{rows} row(s) in {}", millis(started.elapsed())));
+        lines.push(format!("{rows} row(s) in {}", millis(elapsed)));
+        let scanned = exec.scan_budget.scanned();
+        lines.push(format!("bytes scanned: {} ({scanned} bytes)", human(scanned)));
+        lines.push(format!("peak memory: {}", human(exec.memory.peak())));
+    } else {
+        lines.extend(planner::explain(&plan, &exec)?.lines().map(str::to_string));
     }
     text_column("plan", lines)
 }

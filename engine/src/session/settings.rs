@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 use sqlparser::ast::{Expr, Set, Spanned, Value};
 
 use crate::error::{EngineError, Result};
+use crate::exec::byte_size::{self, parse_byte_size};
+use crate::exec::memory_limit::default_memory_limit;
 use crate::optimizer::Optimizer;
 use crate::session::{QueryOutput, Session};
 use crate::sql::dialect::position;
@@ -20,16 +22,27 @@ pub struct Settings {
     pub batch_size: usize,
     /// Optimizer rules to skip, by name (`SET disabled_rules = 'filter_pushdown,...'`).
     pub disabled_rules: BTreeSet<String>,
+    /// Bytes a query's sinks may hold (`SET memory_limit = '2GB'`); `None`: unlimited. Defaults
+    /// to 75% of physical memory.
+    pub memory_limit: Option<u64>,
+    /// Bytes a query may read from storage (`SET max_scan_bytes = '10GB'`); `None` (the
+    /// default): unlimited.
+    pub max_scan_bytes: Option<u64>,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { batch_size: DEFAULT_BATCH_SIZE, disabled_rules: BTreeSet::new() }
+        Settings {
+            batch_size: DEFAULT_BATCH_SIZE,
+            disabled_rules: BTreeSet::new(),
+            memory_limit: default_memory_limit(),
+            max_scan_bytes: None,
+        }
     }
 }
 
 /// The names `SET` accepts, for the error that lists them.
-const SETTING_NAMES: &[&str] = &["batch_size", "disabled_rules"];
+const SETTING_NAMES: &[&str] = &["batch_size", "disabled_rules", "max_scan_bytes", "memory_limit"];
 
 impl Settings {
     /// Applies `name = value`; `value` is the text of the literal or identifier list given.
@@ -59,6 +72,8 @@ impl Settings {
                 }
                 self.disabled_rules = rules;
             }
+            "memory_limit" => self.memory_limit = parse_limit("memory_limit", value)?,
+            "max_scan_bytes" => self.max_scan_bytes = parse_limit("max_scan_bytes", value)?,
             other => {
                 return Err(EngineError::plan(format!(
                     "unknown setting '{other}'; the settings are: {}",
@@ -74,6 +89,8 @@ impl Settings {
         match name {
             "batch_size" => Some(self.batch_size.to_string()),
             "disabled_rules" => Some(self.disabled_rules.iter().cloned().collect::<Vec<_>>().join(",")),
+            "memory_limit" => Some(limit_text(self.memory_limit)),
+            "max_scan_bytes" => Some(limit_text(self.max_scan_bytes)),
             _ => None,
         }
     }
@@ -84,6 +101,23 @@ impl Settings {
         optimizer.disabled_rules = self.disabled_rules.iter().cloned().collect();
         optimizer
     }
+}
+
+/// A byte limit: `'2GB'`, `'512MiB'`, a byte count, or `'unlimited'`.
+fn parse_limit(name: &str, value: &str) -> Result<Option<u64>> {
+    if value.trim().eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    match parse_byte_size(value) {
+        Some(bytes) if bytes > 0 => Ok(Some(bytes)),
+        _ => Err(EngineError::plan(format!(
+            "{name} must be a size such as '2GB', '512MB' or 'unlimited', not '{value}'"
+        ))),
+    }
+}
+
+fn limit_text(limit: Option<u64>) -> String {
+    limit.map(byte_size::setting_text).unwrap_or_else(|| "unlimited".to_string())
 }
 
 /// `SET key = value[, value...]`: values are literals or bare words, joined with commas (so

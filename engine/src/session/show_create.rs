@@ -1,10 +1,10 @@
 //! `SHOW CREATE TABLE`: the Athena-style DDL of a table, which Tarn parses back into the same
-//! table (the inverse of `external_table.rs`).
+//! table (the inverse of `external_table.rs`); a local table's `CREATE TABLE db.t (cols)`.
 
 use sqlparser::ast::ObjectName;
 use tarn_catalog::{serde_keys, Column, DataFormat, Table, TableKind};
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::session::external_table::{COMMENT_PROPERTY, OPEN_CSV_SERDE, READER_TABLE_PROPERTIES};
 use crate::session::hive_text::quote_literal;
 use crate::session::names::table_name;
@@ -20,8 +20,10 @@ pub(super) fn show_create_table(session: &Session, name: &ObjectName) -> Result<
 
 /// The DDL text of `table`.
 pub(super) fn create_table_ddl(table: &Table) -> Result<String> {
-    if table.kind != TableKind::External {
-        return Err(EngineError::Unsupported("not supported yet: SHOW CREATE TABLE of a local table".into()));
+    if table.kind == TableKind::Local {
+        // A local table's files are Tarn's own business: its DDL is the column list alone.
+        let name = format!("{}.{}", quote_name(&table.database), quote_name(&table.name));
+        return Ok(format!("CREATE TABLE {name} (\n{})", column_list(&table.storage.columns)));
     }
     let mut ddl = format!("CREATE EXTERNAL TABLE {}.{} (\n", quote_name(&table.database), quote_name(&table.name));
     ddl.push_str(&column_list(&table.storage.columns));

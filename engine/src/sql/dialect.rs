@@ -5,7 +5,10 @@
 //! - `SHOW PARTITIONS db.t`: `GenericDialect` parses it as `SHOW <variable>` and loses the dot.
 //! - `CREATE DATABASE|SCHEMA ... COMMENT '..' LOCATION '..' WITH DBPROPERTIES (..)`: rejected.
 //! - `CREATE EXTERNAL TABLE ... (cols) COMMENT '..' PARTITIONED BY ...`: sqlparser accepts the
-//!   table comment only in `HiveDialect`, and its external-table path never.
+//!   table comment only in `HiveDialect`, and its external-table path never. Spectrum CETAS
+//!   (`CREATE EXTERNAL TABLE t [(cols)] [PARTITIONED BY (names)] STORED AS .. LOCATION '..' AS
+//!   query`) is not parsed at all: its column list is optional, its partition columns are untyped
+//!   names, and it ends with a query.
 //! - `ALTER TABLE t ADD PARTITION (..) LOCATION '..' PARTITION (..) LOCATION '..'`: sqlparser keeps
 //!   one location for the whole statement and fails on the second one.
 //! - `SHOW TABLE HISTORY [db.]t` (Tarn's, after Glue's table versions) and `DESCRIBE HISTORY
@@ -13,6 +16,9 @@
 //!   table named `history`. `DESCRIBE history` alone still does.
 //! - Redshift `COPY`: sqlparser stops at `MAXERROR`, `FILLRECORD` and other options; parsed in
 //!   `crate::write::copy::parse`.
+//!
+//! - Redshift `APPROXIMATE COUNT(DISTINCT x)`: no dialect parses it; [`rewrite_tokens`] turns it
+//!   into `approx_distinct(x)`, its meaning, before sqlparser sees the tokens.
 //!
 //! Everything else goes to sqlparser unchanged.
 
@@ -60,6 +66,39 @@ pub fn parse_tarn_statement(parser: &mut Parser) -> Result<Option<TarnStatement>
         return Ok(None);
     };
     Ok(Some(statement))
+}
+
+/// Token rewrites for constructs sqlparser cannot parse in any form, applied to one statement's
+/// tokens before parsing. Spans are kept, so errors still point into the user's text.
+pub fn rewrite_tokens(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    rewrite_approximate_count(tokens)
+}
+
+/// `APPROXIMATE COUNT ( DISTINCT` → `approx_distinct (`: Redshift's spelling of a HyperLogLog
+/// distinct count, which Tarn's `approx_distinct` computes. Other uses of the word are untouched.
+fn rewrite_approximate_count(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let is_word = |t: &TokenWithSpan, word: &str| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word));
+    let significant: Vec<usize> =
+        (0..tokens.len()).filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_))).collect();
+    let mut dropped = vec![false; tokens.len()];
+    let mut renamed = Vec::new();
+    for w in significant.windows(4) {
+        let [approximate, count, paren, distinct] = [w[0], w[1], w[2], w[3]];
+        if is_word(&tokens[approximate], "APPROXIMATE")
+            && is_word(&tokens[count], "COUNT")
+            && tokens[paren].token == Token::LParen
+            && is_word(&tokens[distinct], "DISTINCT")
+        {
+            dropped[approximate..count].iter_mut().for_each(|d| *d = true);
+            dropped[distinct] = true;
+            renamed.push(count);
+        }
+    }
+    let mut tokens = tokens;
+    for i in renamed {
+        tokens[i].token = Token::make_word("approx_distinct", None);
+    }
+    tokens.into_iter().zip(dropped).filter(|(_, dropped)| !dropped).map(|(t, _)| t).collect()
 }
 
 /// Whether the next tokens are exactly these keywords (consumes nothing).
@@ -154,16 +193,35 @@ fn parse_create_external_table(parser: &mut Parser) -> Result<CreateExternalTabl
     parser.expect_keywords(&[Keyword::CREATE, Keyword::EXTERNAL, Keyword::TABLE])?;
     let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = parser.parse_object_name(false)?;
-    let columns = parse_column_specs(parser)?;
+    // Only CETAS may leave the columns out; the check is at the end, once `AS` is known.
+    let columns_at = parser.peek_token();
+    let columns = if parser.peek_token_ref().token == Token::LParen { parse_column_specs(parser)? } else { Vec::new() };
     let comment = if parser.parse_keyword(Keyword::COMMENT) { Some(parser.parse_literal_string()?) } else { None };
-    let partitioned_by = if parser.parse_keywords(&[Keyword::PARTITIONED, Keyword::BY]) {
-        parse_column_specs(parser)?
+    let partitions_at = parser.peek_token();
+    let (partitioned_by, partition_names) = if parser.parse_keywords(&[Keyword::PARTITIONED, Keyword::BY]) {
+        if peek_untyped_names(parser) {
+            parser.expect_token(&Token::LParen)?;
+            let names = parser.parse_comma_separated(|p| p.parse_identifier())?;
+            parser.expect_token(&Token::RParen)?;
+            (Vec::new(), names)
+        } else {
+            (parse_column_specs(parser)?, Vec::new())
+        }
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let mut formats = parser.parse_hive_formats()?.unwrap_or_default();
     let serde_properties = option_pairs(formats.serde_properties.take().unwrap_or_default())?;
     let table_properties = option_pairs(parser.parse_options(Keyword::TBLPROPERTIES)?)?;
+    let query = if parser.parse_keyword(Keyword::AS) { Some(parser.parse_query()?) } else { None };
+    if query.is_none() {
+        if columns.is_empty() {
+            return parser.expected("a column list (name type, ...), or AS SELECT after LOCATION", columns_at);
+        }
+        if !partition_names.is_empty() {
+            return parser.expected("typed partition columns (name type, ...) without AS SELECT", partitions_at);
+        }
+    }
     Ok(CreateExternalTable {
         name,
         if_not_exists,
@@ -174,7 +232,16 @@ fn parse_create_external_table(parser: &mut Parser) -> Result<CreateExternalTabl
         serde_properties,
         table_properties,
         position: start,
+        partition_names,
+        query,
     })
+}
+
+/// `(name, ...)` or `(name)` with no type after a name (consumes nothing).
+fn peek_untyped_names(parser: &Parser) -> bool {
+    parser.peek_token_ref().token == Token::LParen
+        && matches!(parser.peek_nth_token_ref(1).token, Token::Word(_))
+        && matches!(parser.peek_nth_token_ref(2).token, Token::Comma | Token::RParen)
 }
 
 /// `(name type [COMMENT '..'], ...)`.
@@ -283,4 +350,50 @@ fn parse_partition_values(parser: &mut Parser) -> Result<Vec<PartitionValue>, Pa
     })?;
     parser.expect_token(&Token::RParen)?;
     Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::tokenizer::Tokenizer;
+
+    use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location().expect("tokenizes");
+        rewrite_tokens(tokens).iter().map(|t| t.token.to_string()).collect()
+    }
+
+    #[test]
+    fn approximate_count_distinct_becomes_approx_distinct() {
+        assert_eq!(rewritten("SELECT APPROXIMATE  COUNT ( DISTINCT x) FROM t"), "SELECT approx_distinct (  x) FROM t");
+        assert_eq!(rewritten("select approximate /* c */ count(distinct a + 1)"), "select approx_distinct( a + 1)");
+    }
+
+    #[test]
+    fn other_uses_of_approximate_are_untouched() {
+        for sql in [
+            "SELECT approximate FROM t",
+            "SELECT APPROXIMATE COUNT(x) FROM t",
+            "SELECT \"APPROXIMATE\" COUNT(DISTINCT x)",
+        ] {
+            assert_eq!(rewritten(sql), sql);
+        }
+    }
+
+    #[test]
+    fn cetas_parses_untyped_partitions_and_a_query() {
+        let sql = "CREATE EXTERNAL TABLE db.t PARTITIONED BY (region) STORED AS PARQUET LOCATION 's3://b/t/' AS \
+                   SELECT a, region FROM src";
+        let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location().expect("tokenizes");
+        let mut parser = Parser::new(&GenericDialect {}).with_tokens_with_locations(tokens);
+        let Some(TarnStatement::CreateExternalTable(create)) = parse_tarn_statement(&mut parser).expect("parses")
+        else {
+            panic!("not a CREATE EXTERNAL TABLE");
+        };
+        assert!(create.columns.is_empty());
+        assert_eq!(create.partition_names, vec![sqlparser::ast::Ident::new("region")]);
+        assert_eq!(create.formats.location.as_deref(), Some("s3://b/t/"));
+        assert_eq!(create.query.expect("a query").to_string(), "SELECT a, region FROM src");
+    }
 }

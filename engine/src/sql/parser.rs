@@ -8,7 +8,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Span, Token, TokenWithSpan, Tokenizer};
 
 use crate::error::{EngineError, Result};
-use crate::sql::dialect::{parse_tarn_statement, position};
+use crate::sql::dialect::{parse_tarn_statement, position, rewrite_tokens};
 use crate::sql::statement::TarnStatement;
 
 /// Parses every statement of `sql`, each with its own text. Empty input, lone `;` and comments
@@ -61,6 +61,7 @@ fn significant_bounds(tokens: &[TokenWithSpan]) -> (Span, Span) {
 /// Parses one statement's tokens: Tarn's dialect gaps first, then sqlparser.
 fn parse_one(dialect: &GenericDialect, tokens: Vec<TokenWithSpan>, bounds: Span) -> Result<TarnStatement> {
     check_operator_chains(&tokens)?;
+    let tokens = rewrite_tokens(tokens);
     let misplaced = misplaced_logical_operator(&tokens);
     let mut parser = Parser::new(dialect).with_tokens_with_locations(tokens);
     let parsed = match parse_tarn_statement(&mut parser) {

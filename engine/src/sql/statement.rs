@@ -93,6 +93,11 @@ pub struct CreateExternalTable {
     pub table_properties: Vec<(String, String)>,
     /// Where the statement starts, for errors about the table as a whole (e.g. a missing LOCATION).
     pub position: SqlPosition,
+    /// Redshift CETAS's untyped `PARTITIONED BY (name, ...)`: the types come from the query.
+    pub partition_names: Vec<Ident>,
+    /// Spectrum CETAS, `... AS query`: the query's rows are written to LOCATION by the Athena CTAS
+    /// writer (`crate::write::athena_ctas::create_external_table_as`).
+    pub query: Option<Box<ast::Query>>,
 }
 
 /// One `key = value` of a `PARTITION (...)` clause; the value is the literal's text.

@@ -5,21 +5,28 @@
 //!
 //! Unlike Athena: no 100-partition cap, Snappy by default, and files roll over at
 //! `target_file_size_mb` (default 128). As in Athena, the partition columns must be the last
-//! columns of the SELECT, in `partitioned_by` order, and the location must be empty.
+//! columns of the SELECT, in `partitioned_by` order, and the location must be empty, unless
+//! Tarn's own `overwrite = true` allows replacing what an earlier Tarn CTAS wrote there
+//! (see [`crate::write::overwrite`]).
+//!
+//! Spectrum CETAS, `CREATE EXTERNAL TABLE db.t [(cols)] [PARTITIONED BY (names)] STORED AS ..
+//! LOCATION '..' AS SELECT`, maps onto the same writer ([`create_external_table_as`]).
 
 use std::collections::BTreeMap;
 
 use sqlparser::ast::{self, Spanned, SqlOption};
 use tarn_catalog::{
-    serde_keys, CatalogError, DataFormat, Location, Parameters, Partition, StorageDescriptor, Table, TableKind,
+    serde_keys, CatalogError, DataFormat, Location, Parameters, Partition, SqlType, StorageDescriptor, Table, TableKind,
 };
 
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, Result, SqlPosition};
 use crate::io::csv_dialect::CsvDialect;
 use crate::io::csv_writer::CsvWriteOptions;
 use crate::io::parquet_writer::ParquetCompression;
 use crate::plan::LogicalPlan;
 use crate::session::{QueryOutput, Session};
+use crate::sql::statement::{ColumnSpec, CreateExternalTable};
+use crate::write::overwrite;
 use crate::write::partition_path::{catalog_values, partition_folder};
 use crate::write::run::{publish_and_commit, write_plan};
 use crate::write::sink::{FileFormatSpec, WriteSpec};
@@ -38,6 +45,7 @@ pub const ACCEPTED_PROPERTIES: &[&str] = &[
     "bucket_count",
     "field_delimiter",
     "target_file_size_mb",
+    "overwrite",
 ];
 
 /// The table property recording the compression files were written with (Athena's key).
@@ -53,6 +61,8 @@ pub struct CtasProperties {
     pub partitioned_by: Vec<String>,
     pub field_delimiter: Option<String>,
     pub target_file_size: u64,
+    /// Tarn's opt-in to replace the files of an earlier Tarn CTAS at the location.
+    pub overwrite: bool,
 }
 
 impl CtasProperties {
@@ -111,7 +121,12 @@ impl CtasProperties {
             None => Vec::new(),
             Some((value, _)) => string_list("partitioned_by", value)?,
         };
+        let overwrite = match values.get("overwrite") {
+            None => false,
+            Some((value, _)) => boolean_value("overwrite", value)?,
+        };
         Ok(CtasProperties {
+            overwrite,
             location: text("external_location")?,
             format,
             compression,
@@ -171,6 +186,21 @@ fn string_value(name: &str, value: &ast::Expr) -> Result<String> {
     }
 }
 
+fn boolean_value(name: &str, value: &ast::Expr) -> Result<bool> {
+    let text = match value {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Boolean(b) => Some(*b),
+            ast::Value::SingleQuotedString(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            ast::Value::SingleQuotedString(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        },
+        _ => None,
+    };
+    text.ok_or_else(|| {
+        EngineError::plan_at(format!("{name} must be true or false, not {value}"), position(value.span()))
+    })
+}
+
 fn integer_value(name: &str, value: &ast::Expr) -> Result<i64> {
     let text = match value {
         ast::Expr::Value(v) => match &v.value {
@@ -204,8 +234,128 @@ pub(crate) fn create_table_as(
 ) -> Result<QueryOutput> {
     let properties = CtasProperties::parse(options)?;
     let (database, name) = table_ref(session, &create.name)?;
+    let target = NewTable { database, name, if_not_exists: create.if_not_exists, at: position(create.name.span()) };
+    write_new_table(session, target, &properties, query, &[])
+}
+
+/// Spectrum CETAS: `CREATE EXTERNAL TABLE db.t [(cols)] [PARTITIONED BY (names)] [ROW FORMAT
+/// DELIMITED FIELDS TERMINATED BY 'c'] STORED AS PARQUET|TEXTFILE LOCATION '..' [TBLPROPERTIES
+/// (..)] AS SELECT`. Its clauses become the CTAS properties; TBLPROPERTIES takes the CTAS ones
+/// that have no clause (`write_compression`, `compression_level`, `target_file_size_mb`,
+/// `overwrite`, and Redshift's `compression_type`). A column list names (and types) the SELECT's
+/// columns, partition columns included, as in Redshift.
+pub(crate) fn create_external_table_as(
+    session: &Session,
+    create: &CreateExternalTable,
+    query: &ast::Query,
+) -> Result<QueryOutput> {
+    let at = Some(create.position);
+    let (database, name) = table_ref(session, &create.name)?;
+    let mut options: Vec<SqlOption> = Vec::new();
+    let option = |key: &str, value: ast::Value| SqlOption::KeyValue {
+        key: ast::ObjectName::from(vec![ast::Ident::new(key)]),
+        value: ast::Expr::value(value),
+    };
+    let text = |s: &str| ast::Value::SingleQuotedString(s.to_string());
+    if let Some(location) = &create.formats.location {
+        options.push(option("external_location", text(location)));
+    }
+    match &create.formats.storage {
+        None => {}
+        Some(ast::HiveIOFormat::FileFormat { format: ast::FileFormat::PARQUET }) => {
+            options.push(option("format", text("PARQUET")))
+        }
+        Some(ast::HiveIOFormat::FileFormat { format: ast::FileFormat::TEXTFILE }) => {
+            options.push(option("format", text("TEXTFILE")))
+        }
+        Some(_) => {
+            return Err(EngineError::plan_at("CREATE EXTERNAL TABLE ... AS SELECT writes PARQUET or TEXTFILE", at))
+        }
+    }
+    match &create.formats.row_format {
+        None => {}
+        Some(ast::HiveRowFormat::DELIMITED { delimiters }) => {
+            for delimiter in delimiters {
+                if delimiter.delimiter != ast::HiveDelimiter::FieldsTerminatedBy {
+                    return Err(EngineError::plan_at(
+                        format!(
+                            "CREATE EXTERNAL TABLE ... AS SELECT accepts only FIELDS TERMINATED BY, not {delimiter}"
+                        ),
+                        at,
+                    ));
+                }
+                options.push(option("field_delimiter", text(&delimiter.char.value)));
+            }
+        }
+        Some(_) => {
+            return Err(EngineError::plan_at(
+                "CREATE EXTERNAL TABLE ... AS SELECT accepts ROW FORMAT DELIMITED, not a SERDE",
+                at,
+            ))
+        }
+    }
+    if !create.serde_properties.is_empty() || create.comment.is_some() {
+        return Err(EngineError::plan_at(
+            "CREATE EXTERNAL TABLE ... AS SELECT does not accept WITH SERDEPROPERTIES or COMMENT",
+            at,
+        ));
+    }
+    const FROM_TABLE_PROPERTIES: &[&str] =
+        &["write_compression", "parquet_compression", "compression_level", "target_file_size_mb", "overwrite"];
+    for (key, value) in &create.table_properties {
+        let key = key.to_lowercase();
+        let key = if key == "compression_type" { "write_compression".to_string() } else { key };
+        if !FROM_TABLE_PROPERTIES.contains(&key.as_str()) {
+            return Err(EngineError::plan_at(
+                format!(
+                    "unknown table property '{key}' for CREATE EXTERNAL TABLE ... AS SELECT; accepted: \
+                     compression_type, {}",
+                    FROM_TABLE_PROPERTIES.join(", ")
+                ),
+                at,
+            ));
+        }
+        options.push(option(&key, text(value)));
+    }
+    let partition_names: Vec<String> = if create.partition_names.is_empty() {
+        create.partitioned_by.iter().map(|c| c.name.value.to_lowercase()).collect()
+    } else {
+        create.partition_names.iter().map(|n| n.value.to_lowercase()).collect()
+    };
+    if !partition_names.is_empty() {
+        let names = partition_names.iter().map(|n| ast::Expr::value(text(n))).collect();
+        let array = ast::Expr::Array(ast::Array { elem: names, named: true });
+        options.push(SqlOption::KeyValue {
+            key: ast::ObjectName::from(vec![ast::Ident::new("partitioned_by")]),
+            value: array,
+        });
+    }
+    let properties = CtasProperties::parse(&options)?;
+    let declared: Vec<&ColumnSpec> = create.columns.iter().chain(&create.partitioned_by).collect();
+    let target = NewTable { database, name, if_not_exists: create.if_not_exists, at };
+    write_new_table(session, target, &properties, query, &declared)
+}
+
+/// The table a CTAS or CETAS creates, and where its statement names it (for errors).
+struct NewTable {
+    database: String,
+    name: String,
+    if_not_exists: bool,
+    at: Option<SqlPosition>,
+}
+
+/// Writes `query` to the lake as a new external table; `declared` (CETAS's column list) renames
+/// the query's columns, whose types it must match.
+fn write_new_table(
+    session: &Session,
+    target: NewTable,
+    properties: &CtasProperties,
+    query: &ast::Query,
+    declared: &[&ColumnSpec],
+) -> Result<QueryOutput> {
+    let NewTable { database, name, if_not_exists, at } = target;
     if session.catalog().table_exists(&database, &name)? {
-        if create.if_not_exists {
+        if if_not_exists {
             return Ok(QueryOutput::Message(format!(
                 "table '{}' already exists; nothing done",
                 shown(&database, &name)
@@ -223,12 +373,12 @@ pub(crate) fn create_table_as(
                     "CTAS with WITH (...) writes to the lake and needs external_location (database '{database}' has no \
                      LOCATION to default to); without WITH, CREATE TABLE ... AS SELECT makes a local table"
                 ),
-                position(create.name.span()),
+                at,
             ))
         }
     };
     let plan = optimize(session, binder(session).bind_query(query)?)?;
-    let columns = columns_of(&plan.schema())?;
+    let columns = apply_declared_columns(columns_of(&plan.schema())?, declared, at)?;
     let partition_count = check_partition_columns(&columns, &properties.partitioned_by)?;
     let (data_columns, partition_keys) = {
         let mut columns = columns;
@@ -253,22 +403,32 @@ pub(crate) fn create_table_as(
         version: 0,
     };
     let ctx = session.exec_context();
-    if folder_has_objects(&location, &ctx.stores, &ctx.io)? {
+    let replaced = if !folder_has_objects(&location, &ctx.stores, &ctx.io)? {
+        Vec::new()
+    } else if properties.overwrite {
+        overwrite::check_no_table_uses(&location, session.catalog())?;
+        overwrite::files_to_replace(&location, &ctx.stores, &ctx.io)?
+    } else {
         return Err(EngineError::plan_at(
             format!(
                 "external_location '{location}' is not empty; CTAS writes only into an empty location (as Athena does) \
-                 and never over files it did not write; choose another location or remove the files there"
+                 and never over files it did not write; choose another location, remove the files there, or add \
+                 overwrite = true to replace the files of an earlier Tarn CTAS there"
             ),
-            position(create.name.span()),
+            at,
         ));
-    }
-    // Nothing in the catalog points at the location until the commit, so final names are safe.
+    };
+    // Nothing in the catalog points at the location until the commit (an overwrite checked that
+    // no table reads it any more), so final names are safe.
     let target = WriteTarget::new(&location, Placement::Direct, &ctx.stores, &ctx.io)?;
     let spec = write_spec(&table, target.clone(), format, properties.target_file_size);
     let files = write_plan(&plan, spec, &ctx)?;
     let rows: u64 = files.iter().map(|f| f.row_count).sum();
     let partitions = partitions_of(&table, &target, &files);
     publish_and_commit(&target, &files, |_| {
+        // The old files go before the commit, so the new table never sees them; a failure here
+        // loses part of what the user asked to replace, never anything else.
+        overwrite::delete_files(&location, &replaced, &ctx.stores, &ctx.io)?;
         session.catalog().write(|tx| {
             tx.create_table(&table, false)?;
             if !partitions.is_empty() {
@@ -278,7 +438,51 @@ pub(crate) fn create_table_as(
         })?;
         Ok(())
     })?;
+    // Best effort: without the marker a later overwrite refuses, which is the safe side.
+    let _ = overwrite::write_marker(&location, &files, &ctx.stores, &ctx.io);
     Ok(QueryOutput::Message(format!("SELECT {rows}")))
+}
+
+/// The query's columns, renamed by CETAS's column list when there is one; the declared types must
+/// be the query's (Tarn does not cast here: a cast in the SELECT says what is meant).
+fn apply_declared_columns(
+    columns: Vec<tarn_catalog::Column>,
+    declared: &[&ColumnSpec],
+    at: Option<SqlPosition>,
+) -> Result<Vec<tarn_catalog::Column>> {
+    if declared.is_empty() {
+        return Ok(columns);
+    }
+    if declared.len() != columns.len() {
+        return Err(EngineError::plan_at(
+            format!(
+                "the column list names {} columns (partition columns included) but the SELECT returns {}",
+                declared.len(),
+                columns.len()
+            ),
+            at,
+        ));
+    }
+    columns
+        .into_iter()
+        .zip(declared)
+        .map(|(mut column, spec)| {
+            let data_type = SqlType::parse(&spec.data_type)
+                .map_err(|e| EngineError::plan_at(e.to_string(), Some(spec.type_position)))?;
+            if data_type != column.data_type {
+                return Err(EngineError::plan_at(
+                    format!(
+                        "column '{}' is declared {data_type} but the SELECT gives {}; cast it in the SELECT",
+                        spec.name.value, column.data_type
+                    ),
+                    Some(spec.type_position),
+                ));
+            }
+            column.name = spec.name.value.to_lowercase();
+            column.comment = spec.comment.clone();
+            Ok(column)
+        })
+        .collect()
 }
 
 /// Appends the rows of `plan` (in the table's `SELECT *` order and types) to an external table:

@@ -10,6 +10,7 @@ pub mod athena_ctas;
 pub mod copy;
 pub mod local_table;
 pub mod orphans;
+pub mod overwrite;
 pub mod partition_path;
 pub mod run;
 pub mod sink;

@@ -59,7 +59,8 @@ fn session() -> (tempfile::TempDir, Session) {
     (home, session)
 }
 
-/// Files below `dir`, relative, sorted (hidden ones included: cleanup must leave none).
+/// Files below `dir`, relative, sorted (hidden ones included: cleanup must leave none), except the
+/// marker a committed CTAS leaves on purpose.
 fn files_below(dir: &std::path::Path) -> Vec<String> {
     fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -67,7 +68,7 @@ fn files_below(dir: &std::path::Path) -> Vec<String> {
             let path = entry.path();
             if path.is_dir() {
                 walk(root, &path, out);
-            } else {
+            } else if entry.file_name() != crate::write::overwrite::MARKER {
                 out.push(path.strip_prefix(root).unwrap().display().to_string());
             }
         }
@@ -146,6 +147,10 @@ fn athena_ctas_partitioned_to_a_local_folder() {
         out.display()
     );
     run(&mut s, &sql).unwrap();
+    let marker = std::fs::read_to_string(out.join(crate::write::overwrite::MARKER)).unwrap();
+    let mut listed: Vec<&str> = marker.lines().collect();
+    listed.sort();
+    assert_eq!(listed, files_below(&out), "the CTAS marker lists exactly its files");
     let mut folders: Vec<String> =
         files_below(&out).iter().map(|f| f.rsplit_once('/').unwrap().0.to_string()).collect();
     folders.sort();
