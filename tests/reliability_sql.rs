@@ -93,7 +93,12 @@ impl Harness {
         let data = home.path().join("data");
         copy_dir(&repo().join("tests/data"), &data);
         let mut session = Session::open(&home.path().join("home")).unwrap();
-        let substitute = move |sql: &str| sql.replace("__DATA__", &data.display().to_string());
+        // Every placeholder the slt runner knows must be replaced here too: a leftover `__TMP__`
+        // would make CTAS statements write into the working directory.
+        let scratch = home.path().join("tmp");
+        let substitute = move |sql: &str| {
+            sql.replace("__DATA__", &data.display().to_string()).replace("__TMP__", &scratch.display().to_string())
+        };
         // Declare what the slt files declare (some fail on purpose; that is fine).
         for sql in slt_statements().iter().filter(|s| s.trim_start().to_ascii_uppercase().starts_with("CREATE")) {
             let _ = session.execute(&substitute(sql));

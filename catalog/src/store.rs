@@ -13,6 +13,7 @@ mod databases;
 mod files;
 pub mod history;
 mod partitions;
+mod pending_writes;
 mod schema;
 mod tables;
 #[cfg(test)]

@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, Result};
 
 /// The schema version this build writes; older files are migrated up on open.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// How long a writer waits for another process's write transaction before giving up. Catalog
 /// transactions are short, so a long wait means a stuck process, not ordinary contention.
@@ -72,6 +72,19 @@ CREATE TABLE table_history (
 );
 ";
 
+/// Version 3: writes that are moving files into a listed folder and have not committed
+/// (`pending_writes.rs`). Keyed by names, not the table id: the record must outlive a table dropped
+/// and recreated while a killed write's files are still in its folder.
+const SCHEMA_V3: &str = "
+CREATE TABLE pending_writes (
+    write_id    TEXT PRIMARY KEY NOT NULL,
+    database    TEXT NOT NULL,
+    table_name  TEXT NOT NULL,
+    started_at  INTEGER NOT NULL
+);
+CREATE INDEX pending_writes_by_table ON pending_writes (database, table_name);
+";
+
 /// Opens the SQLite file with the settings every connection needs and brings its schema up to
 /// [`SCHEMA_VERSION`].
 pub(super) fn open_connection(path: &Path, path_text: &str) -> Result<Connection> {
@@ -105,6 +118,9 @@ fn migrate(conn: &mut Connection, path_text: &str) -> Result<()> {
     }
     if found < 2 {
         tx.execute_batch(SCHEMA_V2).map_err(store_err)?;
+    }
+    if found < 3 {
+        tx.execute_batch(SCHEMA_V3).map_err(store_err)?;
     }
     if found < SCHEMA_VERSION {
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")).map_err(store_err)?;

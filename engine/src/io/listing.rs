@@ -43,12 +43,15 @@ pub async fn list_table_files(
     if table.kind == TableKind::Local {
         return local_table_files(table, partitions, catalog, stores).await;
     }
+    // One catalog read per scan; almost always empty.
+    let pending = PendingWrites::new(catalog.pending_writes(&table.database, &table.name)?);
     if !table.is_partitioned() {
         let location = parse_location(&table.storage.location)?;
         ensure_local_folder_exists(&location)?;
         return Ok(list_folder(&location, stores)
             .await?
             .into_iter()
+            .filter(|object| !pending.hides(&object.url))
             .map(|object| ScanFile { object, partition: None })
             .collect());
     }
@@ -65,7 +68,31 @@ pub async fn list_table_files(
         .into_iter()
         .enumerate()
         .flat_map(|(i, objects)| objects.into_iter().map(move |object| ScanFile { object, partition: Some(i) }))
+        .filter(|file| !pending.hides(&file.object.url))
         .collect())
+}
+
+/// The file-name prefixes of writes into a table that have not committed (see
+/// `tarn_catalog`'s `pending_writes`): an INSERT into an external table moves its files into the
+/// listed folder before its catalog commit, and until then they are not part of the table.
+struct PendingWrites {
+    /// `part-<write id>-`, the start of every file name such a write creates (`write/sink.rs`).
+    prefixes: Vec<String>,
+}
+
+impl PendingWrites {
+    fn new(write_ids: Vec<String>) -> PendingWrites {
+        PendingWrites { prefixes: write_ids.into_iter().map(|id| format!("part-{id}-")).collect() }
+    }
+
+    /// Whether the object at `url` was written by a pending write.
+    fn hides(&self, url: &str) -> bool {
+        if self.prefixes.is_empty() {
+            return false;
+        }
+        let name = url.rsplit('/').next().unwrap_or(url);
+        self.prefixes.iter().any(|prefix| name.starts_with(prefix.as_str()))
+    }
 }
 
 /// On a local disk a table folder that does not exist is almost always a mistyped `LOCATION`, so
@@ -172,5 +199,14 @@ mod tests {
         for visible in ["part-0.parquet", "year=2024/part-0.csv", "data_file.csv", "a/b.c"] {
             assert!(!is_hidden(visible), "{visible}");
         }
+    }
+
+    #[test]
+    fn files_of_pending_writes_are_hidden_by_name() {
+        let pending = PendingWrites::new(vec!["20260101_000000_000001_1f_0".to_string()]);
+        assert!(pending.hides("s3://b/t/year=2024/part-20260101_000000_000001_1f_0-00003.parquet"));
+        assert!(!pending.hides("s3://b/t/part-20260101_000000_000001_1f_01-00003.parquet"));
+        assert!(!pending.hides("s3://b/t/part-20260101_000000_000001_1f_1-00001.parquet"));
+        assert!(!PendingWrites::new(Vec::new()).hides("s3://b/t/part-x-00001.parquet"));
     }
 }

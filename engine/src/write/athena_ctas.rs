@@ -497,10 +497,12 @@ pub(crate) fn insert_external(session: &Session, table: &Table, plan: &LogicalPl
     let files = write_plan(plan, spec, &ctx)?;
     let rows = files.iter().map(|f| f.row_count).sum();
     let partitions = partitions_of(table, &target, &files);
+    // Committed before the first move: readers skip files of a pending write, so a process killed
+    // between moves leaves nothing visible. A failed write keeps its record, hiding whatever its
+    // cleanup could not delete.
+    let write_id = target.id.as_str();
+    session.catalog().write(|tx| tx.begin_pending_write(&table.database, &table.name, write_id))?;
     publish_and_commit(&target, &files, |_| {
-        if partitions.is_empty() {
-            return Ok(());
-        }
         let moved = session.catalog().write(|tx| {
             // A partition registered at another location (ALTER TABLE ... ADD PARTITION ...
             // LOCATION) would not see files written under the table's folder.
@@ -511,7 +513,10 @@ pub(crate) fn insert_external(session: &Session, table: &Table, plan: &LogicalPl
                     }
                 }
             }
-            tx.add_partitions(&table.database, &table.name, &partitions, true)?;
+            if !partitions.is_empty() {
+                tx.add_partitions(&table.database, &table.name, &partitions, true)?;
+            }
+            tx.finish_pending_write(write_id)?;
             Ok(None)
         })?;
         match moved {
