@@ -1,5 +1,5 @@
 //! TPC-H in CI (issue 5, item 9): the 22 queries, in their standard text with the validation
-//! parameters (`tests/tpch/queries/`), run over scale factor 0.01 (`tests/tpch/data/`, committed
+//! parameters (`benches/queries/tpch/`, shared with the benchmark), run over scale factor 0.01 (`tests/tpch/data/`, committed
 //! Parquet from tpchgen-cli) and must give DuckDB's answers (`tests/tpch/answers/`, written by
 //! `tests/tpch/generate.py`, never by Tarn).
 //!
@@ -69,6 +69,11 @@ const TABLES: [(&str, &str); 8] = [
 
 fn tpch_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tpch")
+}
+
+/// The 22 query texts are kept once, beside the benchmark that also runs them.
+fn query_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/queries/tpch")
 }
 
 /// DuckDB's answer to one query: column types from the `name:TYPE` header, then the rows.
@@ -237,7 +242,7 @@ fn tpch_queries_match_duckdb() {
     let mut report = Vec::new();
     let mut problems = Vec::new();
     for n in 1..=22 {
-        let path = tpch_dir().join(format!("queries/q{n:02}.sql"));
+        let path = query_dir().join(format!("q{n:02}.sql"));
         let sql = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let started = Instant::now();
         worker.queries.send(sql).expect("the worker waits for queries");

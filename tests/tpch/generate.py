@@ -10,7 +10,7 @@ neither generates it nor depends on the generator's version: tpchgen-cli 4.0.0, 
 ~1 MB row groups (several row groups for lineitem and orders, so scans run in parallel and prune),
 one folder per table as a table LOCATION expects, about 2.5 MB in all.
 
-The queries are `queries/qNN.sql`, the standard TPC-H texts with the validation parameters, run by
+The queries are `benches/queries/tpch/qNN.sql` (shared with the benchmark), the standard TPC-H texts with the validation parameters, run by
 DuckDB as they are. Answers are CSV in Tarn's text form: a header of `name:TYPE` (DuckDB's column
 types, so the test knows which columns are approximate doubles), decimals with their scale, dates as
 `YYYY-MM-DD`, NULL as an empty field, doubles rounded to 6 places with trailing zeros trimmed.
@@ -30,7 +30,7 @@ import duckdb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
-QUERIES = os.path.join(HERE, "queries")
+QUERIES = os.path.join(HERE, "..", "..", "benches", "queries", "tpch")
 ANSWERS = os.path.join(HERE, "answers")
 SCALE_FACTOR = "0.01"
 TABLES = ["region", "nation", "part", "supplier", "partsupp", "customer", "orders", "lineitem"]
