@@ -18,23 +18,26 @@ pub struct CollectSink {
     schema: SchemaRef,
     batch_size: usize,
     label: &'static str,
-    batches: Mutex<Vec<RecordBatch>>,
+    batches: GatheredBatches,
 }
 
 impl CollectSink {
     /// `label` is what `EXPLAIN` prints (`Result`, `Materialize`).
     pub fn new(schema: SchemaRef, batch_size: usize, label: &'static str) -> CollectSink {
-        CollectSink { schema, batch_size, label, batches: Mutex::new(Vec::new()) }
+        CollectSink { schema, batch_size, label, batches: GatheredBatches::default() }
     }
 }
 
-struct CollectLocal {
+/// Per-worker state of a sink that only gathers its input (result collection, the join build
+/// side, a window's input): the batches and the memory they hold.
+#[derive(Default)]
+pub(crate) struct BatchCollector {
     batches: Vec<RecordBatch>,
     /// Memory the batches hold, for the query's accounting.
     bytes: usize,
 }
 
-impl LocalSink for CollectLocal {
+impl LocalSink for BatchCollector {
     fn sink(&mut self, batch: RecordBatch) -> Result<()> {
         self.bytes += batch_memory_size(&batch);
         self.batches.push(batch);
@@ -50,19 +53,35 @@ impl LocalSink for CollectLocal {
     }
 }
 
-impl Sink for CollectSink {
-    fn local(&self) -> Box<dyn LocalSink> {
-        Box::new(CollectLocal { batches: Vec::new(), bytes: 0 })
-    }
+/// Every worker's [`BatchCollector`] batches, held by the sink until `finalize` takes them.
+#[derive(Default)]
+pub(crate) struct GatheredBatches(Mutex<Vec<RecordBatch>>);
 
-    fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {
-        let local = downcast_local::<CollectLocal>(local)?;
-        lock(&self.batches)?.extend(local.batches);
+impl GatheredBatches {
+    /// `Sink::combine` for a sink whose local state is a [`BatchCollector`].
+    pub(crate) fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {
+        let local = downcast_local::<BatchCollector>(local)?;
+        lock(&self.0)?.extend(local.batches);
         Ok(())
     }
 
+    /// All gathered batches, leaving none behind.
+    pub(crate) fn take(&self) -> Result<Vec<RecordBatch>> {
+        Ok(std::mem::take(&mut *lock(&self.0)?))
+    }
+}
+
+impl Sink for CollectSink {
+    fn local(&self) -> Box<dyn LocalSink> {
+        Box::new(BatchCollector::default())
+    }
+
+    fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {
+        self.batches.combine(local)
+    }
+
     fn finalize(&self) -> Result<Vec<RecordBatch>> {
-        let batches = std::mem::take(&mut *lock(&self.batches)?);
+        let batches = self.batches.take()?;
         coalesce(&self.schema, batches, self.batch_size)
     }
 

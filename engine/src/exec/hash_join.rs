@@ -7,8 +7,7 @@
 //! The null-aware types (`NOT IN`, and `IN` as a value) also need to know whether the build side
 //! is empty and whether any build key is NULL, which the build records once.
 
-use std::any::Any;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{new_null_array, Array, ArrayRef, AsArray, BooleanArray, UInt32Array};
 use arrow::buffer::NullBuffer;
@@ -18,10 +17,10 @@ use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
 
 use crate::error::{EngineError, Result};
+use crate::exec::collect::{BatchCollector, GatheredBatches};
 use crate::exec::filter::{evaluate_predicate, Selection};
 use crate::exec::join_table::{key_nulls, KeyIndex, MatchedBitmap};
-use crate::exec::memory_limit::batch_memory_size;
-use crate::exec::pipeline::{downcast_local, lock, LocalSink, Operator, Sink};
+use crate::exec::pipeline::{LocalSink, Operator, Sink};
 use crate::exec::project::{batch_with_schema, evaluate_columns};
 use crate::expr::PhysicalExprRef;
 use crate::plan::JoinType;
@@ -58,7 +57,7 @@ pub fn hash_join(spec: JoinSpec, batch_size: usize) -> (HashJoinBuild, HashJoinP
         batch_size: batch_size.max(1),
         built: OnceLock::new(),
     });
-    (HashJoinBuild { shared: shared.clone(), batches: Mutex::new(Vec::new()) }, HashJoinProbe { shared })
+    (HashJoinBuild { shared: shared.clone(), batches: GatheredBatches::default() }, HashJoinProbe { shared })
 }
 
 /// What both halves share.
@@ -109,45 +108,22 @@ fn padded_schema(schema: &SchemaRef, join_type: JoinType, left_len: usize) -> Sc
 /// The build sink: collects the right input, then indexes it in `finalize`.
 pub struct HashJoinBuild {
     shared: Arc<JoinShared>,
-    batches: Mutex<Vec<RecordBatch>>,
-}
-
-struct BuildLocal {
-    batches: Vec<RecordBatch>,
-    /// Memory the batches hold, for the query's accounting.
-    bytes: usize,
-}
-
-impl LocalSink for BuildLocal {
-    fn sink(&mut self, batch: RecordBatch) -> Result<()> {
-        self.bytes += batch_memory_size(&batch);
-        self.batches.push(batch);
-        Ok(())
-    }
-
-    fn memory_size(&self) -> usize {
-        self.bytes
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
-        self
-    }
+    batches: GatheredBatches,
 }
 
 impl Sink for HashJoinBuild {
     fn local(&self) -> Box<dyn LocalSink> {
-        Box::new(BuildLocal { batches: Vec::new(), bytes: 0 })
+        Box::new(BatchCollector::default())
     }
 
     fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {
-        lock(&self.batches)?.extend(downcast_local::<BuildLocal>(local)?.batches);
-        Ok(())
+        self.batches.combine(local)
     }
 
     /// Indexes the build rows; the output is empty (the probe reads the shared side).
     fn finalize(&self) -> Result<Vec<RecordBatch>> {
         let spec = &self.shared.spec;
-        let batches = std::mem::take(&mut *lock(&self.batches)?);
+        let batches = self.batches.take()?;
         let batch = concat_batches(&spec.right_schema, &batches)?;
         if batch.num_rows() > u32::MAX as usize {
             return Err(EngineError::execution(format!(

@@ -4,10 +4,9 @@
 //! whole partitions, in parallel on the rayon pool when there are many rows. Results are put back
 //! in input order, so the output is the input columns followed by one column per call.
 
-use std::any::Any;
 use std::cmp::Ordering;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{ArrayRef, UInt32Array};
 use arrow::compute::{concat, concat_batches, take, SortOptions};
@@ -17,8 +16,8 @@ use arrow::row::{RowConverter, Rows, SortField};
 use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
-use crate::exec::memory_limit::batch_memory_size;
-use crate::exec::pipeline::{downcast_local, lock, LocalSink, Sink};
+use crate::exec::collect::{BatchCollector, GatheredBatches};
+use crate::exec::pipeline::{LocalSink, Sink};
 use crate::exec::project::{batch_with_schema, evaluate_columns};
 use crate::exec::rebatch::split;
 use crate::exec::sort::SortKey;
@@ -88,50 +87,26 @@ pub struct WindowSink {
     input_schema: SchemaRef,
     schema: SchemaRef,
     batch_size: usize,
-    batches: Mutex<Vec<RecordBatch>>,
+    batches: GatheredBatches,
 }
 
 impl WindowSink {
     pub fn new(calls: Vec<WindowCall>, input_schema: SchemaRef, schema: SchemaRef, batch_size: usize) -> WindowSink {
-        WindowSink { calls, input_schema, schema, batch_size, batches: Mutex::new(Vec::new()) }
-    }
-}
-
-struct WindowLocal {
-    batches: Vec<RecordBatch>,
-    /// Memory the batches hold, for the query's accounting.
-    bytes: usize,
-}
-
-impl LocalSink for WindowLocal {
-    fn sink(&mut self, batch: RecordBatch) -> Result<()> {
-        self.bytes += batch_memory_size(&batch);
-        self.batches.push(batch);
-        Ok(())
-    }
-
-    fn memory_size(&self) -> usize {
-        self.bytes
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
-        self
+        WindowSink { calls, input_schema, schema, batch_size, batches: GatheredBatches::default() }
     }
 }
 
 impl Sink for WindowSink {
     fn local(&self) -> Box<dyn LocalSink> {
-        Box::new(WindowLocal { batches: Vec::new(), bytes: 0 })
+        Box::new(BatchCollector::default())
     }
 
     fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {
-        let local = downcast_local::<WindowLocal>(local)?;
-        lock(&self.batches)?.extend(local.batches);
-        Ok(())
+        self.batches.combine(local)
     }
 
     fn finalize(&self) -> Result<Vec<RecordBatch>> {
-        let batches = std::mem::take(&mut *lock(&self.batches)?);
+        let batches = self.batches.take()?;
         let num_rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         if num_rows == 0 {
             return Ok(vec![]);
