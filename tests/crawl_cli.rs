@@ -5,9 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use common::s3_server::{S3Server, BUCKET};
+use common::tarn_cli::{copy_dir, ok};
 
 /// A small lake: the Hive-partitioned Parquet `events` table and the CSV `customers` table of
 /// `tests/data`, each a top-level folder, as a crawler user would lay them out.
@@ -19,34 +19,6 @@ fn make_lake() -> tempfile::TempDir {
     lake
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy file");
-        }
-    }
-}
-
-fn tarn(home: &Path, env: &[(&'static str, String)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tarn"));
-    cmd.arg("--home").arg(home).env_remove("TARN_HOME").stdin(Stdio::null()).args(args);
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    let out = cmd.output().expect("run tarn");
-    assert!(out.status.success(), "tarn {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn stdout(out: Output) -> String {
-    String::from_utf8(out.stdout).expect("utf-8").replace("\r\n", "\n")
-}
-
 const EVENTS_QUERY: &str =
     "SELECT year, month, count(*) AS n, sum(amount) AS total FROM lake.events GROUP BY 1, 2 ORDER BY 1, 2";
 const EVENTS_CSV: &str = "year,month,n,total\n2024,5,40,1744.50\n2024,6,30,1294.73\n2025,1,35,1710.77\n";
@@ -56,17 +28,17 @@ const CUSTOMERS_CSV: &str = "n,named,first,last\n35,31,2023-01-30,2024-06-29 18:
 
 fn crawl_and_query(root: &str, env: &[(&'static str, String)]) {
     let home = tempfile::tempdir().expect("home");
-    let dry = stdout(tarn(home.path(), env, &["crawl", root, "--database", "lake", "--dry-run"]));
+    let dry = ok(home.path(), env, &["crawl", root, "--database", "lake", "--dry-run"]);
     assert!(dry.contains("CREATE lake.events"), "{dry}");
-    let none = stdout(tarn(home.path(), env, &["--format", "csv", "-c", "SHOW DATABASES"]));
+    let none = ok(home.path(), env, &["--format", "csv", "-c", "SHOW DATABASES"]);
     assert!(!none.contains("lake"), "a dry run created the database: {none}");
 
-    let applied = stdout(tarn(home.path(), env, &["crawl", root, "--database", "lake"]));
+    let applied = ok(home.path(), env, &["crawl", root, "--database", "lake"]);
     assert!(applied.contains("partitions +3 added"), "{applied}");
-    assert_eq!(stdout(tarn(home.path(), env, &["--format", "csv", "-c", EVENTS_QUERY])), EVENTS_CSV);
-    assert_eq!(stdout(tarn(home.path(), env, &["--format", "csv", "-c", CUSTOMERS_QUERY])), CUSTOMERS_CSV);
+    assert_eq!(ok(home.path(), env, &["--format", "csv", "-c", EVENTS_QUERY]), EVENTS_CSV);
+    assert_eq!(ok(home.path(), env, &["--format", "csv", "-c", CUSTOMERS_QUERY]), CUSTOMERS_CSV);
 
-    let again = stdout(tarn(home.path(), env, &["--format", "json", "crawl", root, "--database", "lake"]));
+    let again = ok(home.path(), env, &["--format", "json", "crawl", root, "--database", "lake"]);
     let json: serde_json::Value = serde_json::from_str(&again).expect("crawl --format json is JSON");
     assert!(json.to_string().contains("\"tables\""), "{again}");
 }

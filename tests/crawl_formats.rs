@@ -5,8 +5,11 @@
 //! Also checks the metadata statements around a crawled table: `DESCRIBE EXTENDED` showing the
 //! Glue parameters and `SHOW TABLE HISTORY` recording a drifted schema.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+
+use common::tarn_cli;
 
 const ORDERS_CSV: &str = "order_id,order_date,shipped_at,amount\n\
     1,01/15/2024,2024/01/16 08:30:00,10.50\n\
@@ -15,21 +18,8 @@ const ORDERS_CSV: &str = "order_id,order_date,shipped_at,amount\n\
     4,,2024/02/10 12:00:00,7.75\n\
     5,03/01/2024,2024/03/01 23:59:59,1.00\n";
 
-fn tarn(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tarn"))
-        .arg("--home")
-        .arg(home)
-        .env_remove("TARN_HOME")
-        .stdin(Stdio::null())
-        .args(args)
-        .output()
-        .expect("run tarn")
-}
-
 fn ok(home: &Path, args: &[&str]) -> String {
-    let out = tarn(home, args);
-    assert!(out.status.success(), "tarn {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8").replace("\r\n", "\n")
+    tarn_cli::ok(home, &[], args)
 }
 
 fn sql(home: &Path, query: &str) -> String {
@@ -105,7 +95,7 @@ fn a_value_outside_the_recorded_format_names_file_row_and_column() {
         "order_id,order_date,shipped_at,amount\n6,31/03/2024,,2.00\n",
     )
     .expect("write a late file");
-    let out = tarn(home.path(), &["-c", "SELECT count(order_date) FROM lake.orders"]);
+    let out = tarn_cli::run(home.path(), &[], &["-c", "SELECT count(order_date) FROM lake.orders"]);
     assert!(!out.status.success(), "reading 31/03/2024 as MM/dd/yyyy must fail");
     let err = String::from_utf8_lossy(&out.stderr);
     for part in ["part-1.csv", "row 2", "order_date", "'31/03/2024'", "MM/dd/yyyy"] {

@@ -3,8 +3,13 @@
 //! and DuckDB reads the same rows and types from the files. The DuckDB half runs when
 //! `python3 -c 'import duckdb'` works and says why it is skipped otherwise.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+
+use std::process::Command;
+
+use common::tarn_cli;
 
 /// One row of every type the lake shares with other engines, and a partition key of each kind.
 const SELECT: &str = "SELECT CAST(id AS int) AS id, CAST(id * 10 AS bigint) AS big, name, \
@@ -15,21 +20,8 @@ const SELECT: &str = "SELECT CAST(id AS int) AS id, CAST(id * 10 AS bigint) AS b
                   (3, NULL, NULL, NULL, NULL, NULL, NULL, 'eu', 2024)) \
      AS v(id, name, amount, day, ts, ratio, paid, region, yr)";
 
-fn tarn(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tarn"))
-        .arg("--home")
-        .arg(home)
-        .env_remove("TARN_HOME")
-        .stdin(Stdio::null())
-        .args(args)
-        .output()
-        .expect("run tarn")
-}
-
 fn ok(home: &Path, args: &[&str]) -> String {
-    let out = tarn(home, args);
-    assert!(out.status.success(), "tarn {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8").replace("\r\n", "\n")
+    tarn_cli::ok(home, &[], args)
 }
 
 fn sql(home: &Path, query: &str) -> String {

@@ -9,12 +9,15 @@
 //!
 //! `TARN_LONG_TESTS=1` runs 20,000 cases per generator instead of the short CI run.
 
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use common::tarn_cli::copy_dir;
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use tarn_engine::Session;
@@ -72,19 +75,6 @@ fn slt_statements() -> Vec<String> {
         }
     }
     statements
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 impl Harness {

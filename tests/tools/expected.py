@@ -19,6 +19,8 @@ How it mirrors Tarn:
     # duckdb: <sql>             run this DuckDB SQL instead (dialect differences: LEFT(ts, 7),
                                 integer division, ...); may continue over several `# duckdb:` lines
     # expected: hand-computed (reason)   leave the block alone (catalog output, EXPLAIN, empty sets)
+  The same line in a file's opening comment marks the whole file as hand-computed: files about
+  writes (INSERT, CTAS, COPY) and EXPLAIN ANALYZE, whose statements the DuckDB mirror cannot replay.
 - `__DATA__` is the absolute path of tests/data; `__S3__` (files under tests/slt/s3/) is the bucket
   root, which holds the same files as tests/data.
 
@@ -360,9 +362,21 @@ class Mirror:
 
 # ---------------------------------------------------------------- driver
 
+def hand_computed_file(text):
+    """Whether the file's opening comment says its answers are hand-computed."""
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            return False
+        if line.startswith("# expected: hand-computed"):
+            return True
+    return False
+
+
 def process(path, write):
     with open(path, encoding="utf-8") as f:
         text = f.read()
+    if hand_computed_file(text):
+        return []
     blocks = parse_slt(text)
     mirror = Mirror(DATA)
     problems = []
