@@ -196,7 +196,8 @@ pub(super) fn encode_columns(columns: &[Column]) -> String {
     Value::Array(items).to_string()
 }
 
-fn decode_columns(text: &str, what: impl Fn() -> String) -> Result<Vec<Column>> {
+/// Columns from the JSON spelling `encode_columns` writes; `what` names the row for errors.
+pub(crate) fn decode_columns(text: &str, what: impl Fn() -> String) -> Result<Vec<Column>> {
     let corrupt = |detail: String| CatalogError::Corrupt(format!("{}: {detail}", what()));
     let value: Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
     let items = value.as_array().ok_or_else(|| corrupt("not a JSON array".into()))?;

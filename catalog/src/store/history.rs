@@ -6,13 +6,11 @@
 //! the reason; a plain `replace_table` of parameters or statistics records nothing.
 
 use rusqlite::params;
-use serde_json::Value;
 
 use super::codec;
 use super::{now_ms, Catalog, CatalogTxn};
-use crate::error::{CatalogError, Result};
+use crate::error::Result;
 use crate::model::Column;
-use crate::types::SqlType;
 
 /// One recorded schema of a table (Glue `TableVersion`).
 #[derive(Debug, Clone, PartialEq)]
@@ -89,8 +87,8 @@ impl CatalogTxn<'_> {
                 let what = |field: &str| format!("{field} of version {version} of table '{owner}'");
                 Ok(TableVersion {
                     version,
-                    columns: decode_columns(&columns, || what("columns"))?,
-                    partition_keys: decode_columns(&keys, || what("partition keys"))?,
+                    columns: codec::decode_columns(&columns, || what("columns"))?,
+                    partition_keys: codec::decode_columns(&keys, || what("partition keys"))?,
                     recorded_at,
                     reason,
                 })
@@ -106,27 +104,12 @@ impl Catalog {
     }
 }
 
-/// Columns in the JSON spelling `codec::encode_columns` writes.
-fn decode_columns(text: &str, what: impl Fn() -> String) -> Result<Vec<Column>> {
-    let corrupt = |detail: String| CatalogError::Corrupt(format!("{}: {detail}", what()));
-    let value: Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
-    let items = value.as_array().ok_or_else(|| corrupt("not a JSON array".into()))?;
-    items
-        .iter()
-        .map(|item| {
-            let field = |key: &str| item.get(key).and_then(Value::as_str);
-            let name = field("name").ok_or_else(|| corrupt(format!("column without a name: {item}")))?;
-            let type_text = field("type").ok_or_else(|| corrupt(format!("column '{name}' without a type")))?;
-            let data_type = SqlType::parse(type_text).map_err(|e| corrupt(format!("column '{name}': {e}")))?;
-            Ok(Column { name: name.to_string(), data_type, comment: field("comment").map(str::to_string) })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::CatalogError;
     use crate::model::{DataFormat, Parameters, StorageDescriptor, Table, TableKind};
+    use crate::types::SqlType;
 
     fn table(columns: Vec<Column>) -> Table {
         Table {

@@ -17,14 +17,10 @@ use crate::sql::binder::subquery::remap_outer_columns;
 
 /// The `Aggregate` node over `input`: group columns keep their input names when they are plain
 /// columns; aggregates are named after their function.
-pub(crate) fn aggregate_plan(
-    input: LogicalPlan,
-    scope: &Scope,
-    group_by: Vec<Expr>,
-    calls: Vec<AggregateExpr>,
-) -> LogicalPlan {
-    let input_schema = input.schema();
-    let mut fields: Vec<Field> = group_by
+/// The output fields of an aggregate: every group key (named after its column, or `group_N`), then
+/// every call, all nullable (grouping sets null out keys).
+pub(crate) fn aggregate_fields(input: &Schema, scope: &Scope, keys: &[Expr], calls: &[AggregateExpr]) -> Vec<Field> {
+    let mut fields: Vec<Field> = keys
         .iter()
         .enumerate()
         .map(|(i, g)| {
@@ -32,10 +28,20 @@ pub(crate) fn aggregate_plan(
                 Expr::Column(c) => scope.columns[*c].name.clone(),
                 _ => format!("group_{}", i + 1),
             };
-            Field::new(name, g.data_type(&input_schema), true)
+            Field::new(name, g.data_type(input), true)
         })
         .collect();
     fields.extend(calls.iter().map(|c| Field::new(c.name.clone(), c.return_type.clone(), true)));
+    fields
+}
+
+pub(crate) fn aggregate_plan(
+    input: LogicalPlan,
+    scope: &Scope,
+    group_by: Vec<Expr>,
+    calls: Vec<AggregateExpr>,
+) -> LogicalPlan {
+    let fields = aggregate_fields(&input.schema(), scope, &group_by, &calls);
     LogicalPlan::Aggregate {
         input: Box::new(input),
         group_by,

@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Schema};
 use sqlparser::ast::{self, Spanned};
 use sqlparser::tokenizer::Span;
 
 use crate::error::Result;
 use crate::plan::{AggregateExpr, Expr, LogicalPlan, ScalarValue};
-use crate::sql::binder::aggregate::aggregate_plan;
+use crate::sql::binder::aggregate::{aggregate_fields, aggregate_plan};
 use crate::sql::binder::expr::ExprBinder;
 use crate::sql::binder::scope::Scope;
 use crate::sql::binder::{not_supported, plan_err};
@@ -164,19 +164,7 @@ pub(crate) fn grouping_plan(
         }
     }
     // The output shape: every key (nullable), then every call, as one `Aggregate` would have it.
-    let input_schema = input.schema();
-    let mut fields: Vec<Field> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, g)| {
-            let name = match g {
-                Expr::Column(c) => scope.columns[*c].name.clone(),
-                _ => format!("group_{}", i + 1),
-            };
-            Field::new(name, g.data_type(&input_schema), true)
-        })
-        .collect();
-    fields.extend(calls.iter().map(|c| Field::new(c.name.clone(), c.return_type.clone(), true)));
+    let fields = aggregate_fields(&input.schema(), scope, &keys, &calls);
     let schema = Arc::new(Schema::new(fields));
     let aggregates: Vec<AggregateExpr> = calls.iter().filter(|c| c.name != GROUPING).cloned().collect();
     let mut branches = Vec::with_capacity(sets.len());
