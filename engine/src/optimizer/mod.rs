@@ -3,13 +3,16 @@
 //! each for `EXPLAIN ANALYZE`, and in debug builds checks the plan after every rule so a rule that
 //! breaks column bindings is caught where it happens rather than in execution.
 
+pub mod cardinality;
 pub mod constant_folding;
 pub mod decorrelate;
 pub mod filter_pushdown;
+pub mod join_reorder;
 pub mod limit_pushdown;
 pub mod or_factoring;
 pub mod partition_pruning;
 pub mod projection_pushdown;
+pub mod statistics;
 #[cfg(test)]
 mod tests;
 pub(crate) mod tree;
@@ -26,6 +29,7 @@ use crate::plan::LogicalPlan;
 pub use constant_folding::ConstantFolding;
 pub use decorrelate::Decorrelation;
 pub use filter_pushdown::FilterPushdown;
+pub use join_reorder::JoinReorder;
 pub use limit_pushdown::LimitPushdown;
 pub use or_factoring::OrFactoring;
 pub use partition_pruning::PartitionPruning;
@@ -76,8 +80,9 @@ impl Optimizer {
     /// The default rules in their order: subqueries become joins before anything else looks at
     /// the plan; folding next so later rules see simple predicates;
     /// keys shared by every branch of an `OR` factored out so pushdown can see them as join keys;
-    /// filters pushed into scans before partitions are pruned by them; projections narrowed once
-    /// filters have settled; limits last.
+    /// filters pushed into scans before partitions are pruned by them; joins ordered by the sizes
+    /// those filters and prunings leave (join keys are in the joins by then); projections
+    /// narrowed once joins and filters have settled; limits last.
     pub fn new() -> Optimizer {
         Optimizer::with_rules(vec![
             Box::new(Decorrelation),
@@ -85,6 +90,7 @@ impl Optimizer {
             Box::new(OrFactoring),
             Box::new(FilterPushdown),
             Box::new(PartitionPruning),
+            Box::new(JoinReorder),
             Box::new(ProjectionPushdown),
             Box::new(LimitPushdown),
         ])

@@ -68,6 +68,21 @@ pub struct TableScan {
     pub partitions_pruned: usize,
     /// Output schema (the projected fields of `table_schema`).
     pub schema: SchemaRef,
+    /// What planning knows of the table's size (shared: scans of one table are cloned often).
+    pub statistics: Arc<TableStatistics>,
+}
+
+/// What planning knows of a table before reading it, gathered once when the scan is bound
+/// (`optimizer::statistics`) for cardinality estimates. Empty when nothing is known.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableStatistics {
+    /// Rows of the whole table (every partition), when known.
+    pub rows: Option<u64>,
+    /// Where `rows` came from: `catalog`, `files`, `footers` or `bytes` (a guess from file sizes).
+    pub source: &'static str,
+    /// Per column of the table (data columns, then partition keys): (min, max) of integer and
+    /// date columns, when the files' footers record them.
+    pub int_ranges: Vec<Option<(i64, i64)>>,
 }
 
 /// A logical relational operator.

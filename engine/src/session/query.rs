@@ -36,7 +36,7 @@ pub(super) fn explain(session: &Session, statement: &Statement, analyze: bool) -
     let (plan, timings) = session.settings.optimizer().optimize_timed(bound, &ctx)?;
     let exec = session.exec_context();
     let mut lines = vec!["== Logical plan ==".to_string()];
-    lines.extend(plan.display_indent().lines().map(str::to_string));
+    lines.extend(crate::optimizer::cardinality::display_with_estimates(&plan).lines().map(str::to_string));
     lines.push("== Physical plan ==".to_string());
     if analyze {
         let started = Instant::now();

@@ -114,6 +114,8 @@ impl Binder<'_> {
         } else {
             Vec::new()
         };
+        let statistics =
+            Arc::new(crate::optimizer::statistics::table_statistics(self.catalog, &table_def, &partitions));
         Ok(TableScan {
             table: Arc::new(table_def),
             projection: (0..table_schema.fields().len()).collect(),
@@ -122,6 +124,7 @@ impl Binder<'_> {
             filters: Vec::new(),
             partitions,
             partitions_pruned: 0,
+            statistics,
         })
     }
 
