@@ -20,6 +20,9 @@ Layout (every folder is one table's LOCATION):
   analytics/                 the web-analytics course tables: user_session_channel (CSV),
                              session_timestamp (Parquet), session_transaction (Parquet)
   bad/                       deliberately broken files, one folder each
+  star/sales/                400 sales rows sorted by sale_date (2023-01-01..2024-12-30) in 8 row
+                             groups of 50, for row-group pruning by runtime filters from a join
+  star/dates/                the date dimension of every day of 2023 and 2024 (d_year, d_month)
 """
 
 import csv
@@ -240,8 +243,25 @@ def gen_bad():
         f.write(bytes(corrupt))
 
 
+def gen_star():
+    first = dt.date(2023, 1, 1)
+    ids = list(range(1, 401))
+    days = [first + dt.timedelta(days=(i - 1) * 730 // 400) for i in ids]
+    write_parquet(pa.table({
+        "sale_id": pa.array(ids, pa.int64()),
+        "sale_date": pa.array(days, pa.date32()),
+        "amount": pa.array([i % 10 for i in ids], pa.int64()),
+    }), "star", "sales", "part-0.parquet", row_group_size=50)
+    all_days = [first + dt.timedelta(days=d) for d in range(731)]
+    write_parquet(pa.table({
+        "d_date": pa.array(all_days, pa.date32()),
+        "d_year": pa.array([d.year for d in all_days], pa.int32()),
+        "d_month": pa.array([d.month for d in all_days], pa.int32()),
+    }), "star", "dates", "dates.parquet")
+
+
 def main():
-    for folder in ["parquet", "csv", "join", "analytics", "bad"]:
+    for folder in ["parquet", "csv", "join", "analytics", "bad", "star"]:
         shutil.rmtree(os.path.join(ROOT, folder), ignore_errors=True)
     gen_orders()
     gen_string_view()
@@ -250,6 +270,7 @@ def main():
     gen_join()
     gen_analytics()
     gen_bad()
+    gen_star()
 
 
 if __name__ == "__main__":

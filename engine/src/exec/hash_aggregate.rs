@@ -1,22 +1,20 @@
 //! Vectorized hash aggregation (`GROUP BY`, `DISTINCT`), partial then final: each worker maps
-//! its rows' group keys (in Arrow's row format, so any mix of key types hashes and compares as
-//! bytes) to dense group ids in its own table and updates its own accumulators a batch at a time;
-//! `combine` merges a worker's groups and accumulator states into the global table.
+//! its rows' group keys to dense group ids in its own table (`group_keys`: native values for one
+//! primitive or text key, packed per-column ids for a few, Arrow's row format otherwise), one id
+//! vector per batch, and updates its own accumulators a batch at a time; `combine` merges a
+//! worker's groups and accumulator states into the global table.
 
 use std::any::Any;
-use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{new_empty_array, ArrayRef};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use arrow::row::{RowConverter, Rows, SortField};
-use hashbrown::hash_table::HashTable;
-use hashbrown::DefaultHashBuilder;
 
 use crate::error::Result;
 use crate::exec::filter::{evaluate_predicate, Selection};
+use crate::exec::group_keys::GroupKeys;
 use crate::exec::pipeline::{downcast_local, lock, LocalSink, Sink};
 use crate::exec::project::{batch_with_schema, evaluate_columns};
 use crate::exec::rebatch::split;
@@ -51,10 +49,8 @@ pub struct HashAggregateSink {
 struct AggregateShared {
     group_exprs: Vec<PhysicalExprRef>,
     calls: Vec<AggregateCall>,
-    /// One converter for every worker, so all group key rows are mutually comparable; `None`
-    /// without `GROUP BY` (every row is in the one group).
-    converter: Option<RowConverter>,
-    hasher: DefaultHashBuilder,
+    /// The group key types; empty without `GROUP BY` (every row is in the one group).
+    key_types: Vec<DataType>,
 }
 
 impl HashAggregateSink {
@@ -65,14 +61,10 @@ impl HashAggregateSink {
         schema: SchemaRef,
         batch_size: usize,
     ) -> Result<HashAggregateSink> {
-        let converter = if group_exprs.is_empty() {
-            None
-        } else {
-            Some(RowConverter::new(group_exprs.iter().map(|e| SortField::new(e.data_type().clone())).collect())?)
-        };
-        let shared = Arc::new(AggregateShared { group_exprs, calls, converter, hasher: DefaultHashBuilder::default() });
+        let key_types = group_exprs.iter().map(|e| e.data_type().clone()).collect();
+        let shared = Arc::new(AggregateShared { group_exprs, calls, key_types });
         let mut global = GroupedState::try_new(&shared)?;
-        if shared.converter.is_none() {
+        if shared.key_types.is_empty() {
             // Without GROUP BY the answer is one row even for empty input (count = 0, sum = NULL),
             // so the global accumulators get their single group before any worker reports.
             global.grow_single_group(&shared)?;
@@ -89,7 +81,7 @@ impl Sink for HashAggregateSink {
     fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {
         let Some(state) = downcast_local::<AggregateLocal>(local)?.state else { return Ok(()) };
         let mut global = lock(&self.global)?;
-        if self.shared.converter.is_some() && global.groups.len() == 0 {
+        if global.keys.as_ref().is_some_and(GroupKeys::is_empty) {
             // The first worker's table becomes the global one as is: nothing to re-hash.
             *global = state;
             return Ok(());
@@ -99,10 +91,10 @@ impl Sink for HashAggregateSink {
 
     fn finalize(&self) -> Result<Vec<RecordBatch>> {
         let mut global = lock(&self.global)?;
-        let num_groups = global.groups.len();
-        let mut columns = match (&self.shared.converter, &global.groups.keys) {
-            (Some(converter), Some(keys)) => converter.convert_rows(keys.iter())?,
-            _ => vec![],
+        let num_groups = global.num_groups();
+        let mut columns = match &global.keys {
+            Some(keys) => keys.emit()?,
+            None => vec![],
         };
         for accumulator in &mut global.accumulators {
             columns.push(accumulator.evaluate()?);
@@ -149,7 +141,8 @@ impl LocalSink for AggregateLocal {
 
 /// Groups and their accumulators.
 struct GroupedState {
-    groups: GroupTable,
+    /// `None` without `GROUP BY`: one group, id 0.
+    keys: Option<GroupKeys>,
     accumulators: Vec<Box<dyn GroupsAccumulator>>,
     /// Scratch: the group id of each row of the current batch.
     group_indices: Vec<usize>,
@@ -162,8 +155,12 @@ impl GroupedState {
             .iter()
             .map(|c| c.function.accumulator(&c.arg_types, c.distinct))
             .collect::<Result<Vec<_>>>()?;
-        let keys = shared.converter.as_ref().map(|c| c.empty_rows(0, 0));
-        Ok(GroupedState { groups: GroupTable::new(keys), accumulators, group_indices: Vec::new() })
+        let keys = if shared.key_types.is_empty() { None } else { Some(GroupKeys::try_new(&shared.key_types)?) };
+        Ok(GroupedState { keys, accumulators, group_indices: Vec::new() })
+    }
+
+    fn num_groups(&self) -> usize {
+        self.keys.as_ref().map_or(1, GroupKeys::len)
     }
 
     /// Makes the single group of an aggregation without `GROUP BY` exist in every accumulator.
@@ -177,14 +174,11 @@ impl GroupedState {
 
     fn update(&mut self, shared: &AggregateShared, batch: &RecordBatch) -> Result<()> {
         self.group_indices.clear();
-        match &shared.converter {
-            Some(converter) => {
-                let keys = converter.convert_columns(&evaluate_columns(&shared.group_exprs, batch)?)?;
-                self.groups.intern(&keys, &shared.hasher, &mut self.group_indices);
-            }
+        match &mut self.keys {
+            Some(keys) => keys.intern(&evaluate_columns(&shared.group_exprs, batch)?, &mut self.group_indices)?,
             None => self.group_indices.resize(batch.num_rows(), 0),
         }
-        let total_groups = self.groups.len();
+        let total_groups = self.num_groups();
         for (call, accumulator) in shared.calls.iter().zip(&mut self.accumulators) {
             let selection = match &call.filter {
                 Some(filter) => evaluate_predicate(filter, batch)?,
@@ -218,78 +212,23 @@ impl GroupedState {
     /// each counts [`ACCUMULATOR_STATE_BYTES`] per group: exact for counts and sums, low for
     /// `COUNT(DISTINCT)` and string `MIN`/`MAX`.
     fn memory_size(&self) -> usize {
-        let groups = &self.groups;
-        let keys = groups.keys.as_ref().map_or(0, Rows::size);
-        let table = groups.map.capacity() * std::mem::size_of::<(u64, usize)>() + groups.hashes.capacity() * 8;
-        let accumulators = groups.len() * self.accumulators.len() * ACCUMULATOR_STATE_BYTES;
-        keys + table + accumulators + self.group_indices.capacity() * std::mem::size_of::<usize>()
+        let keys = self.keys.as_ref().map_or(0, GroupKeys::memory_size);
+        let accumulators = self.num_groups() * self.accumulators.len() * ACCUMULATOR_STATE_BYTES;
+        keys + accumulators + self.group_indices.capacity() * std::mem::size_of::<usize>()
     }
 
     /// Folds another worker's groups and accumulator states into this one.
     fn merge(&mut self, mut other: GroupedState) -> Result<()> {
-        let mut mapping = Vec::with_capacity(other.groups.len());
-        self.groups.merge(&other.groups, &mut mapping);
-        let total_groups = self.groups.len();
+        let mut mapping = Vec::with_capacity(other.num_groups());
+        match (&mut self.keys, &other.keys) {
+            (Some(keys), Some(other_keys)) => keys.merge(other_keys, &mut mapping)?,
+            _ => mapping.push(0),
+        }
+        let total_groups = self.num_groups();
         for (accumulator, other) in self.accumulators.iter_mut().zip(&mut other.accumulators) {
             accumulator.merge_state(&other.state()?, &mapping, total_groups)?;
         }
         Ok(())
-    }
-}
-
-/// Group key rows → dense group ids (0, 1, ... in first-seen order).
-struct GroupTable {
-    /// (hash, group id) entries; equal hashes are told apart by comparing key bytes.
-    map: HashTable<(u64, usize)>,
-    /// Key of group `i` at row `i`; `None` without `GROUP BY` (one group, id 0).
-    keys: Option<Rows>,
-    hashes: Vec<u64>,
-}
-
-impl GroupTable {
-    fn new(keys: Option<Rows>) -> GroupTable {
-        GroupTable { map: HashTable::new(), keys, hashes: Vec::new() }
-    }
-
-    fn len(&self) -> usize {
-        match &self.keys {
-            Some(keys) => keys.num_rows(),
-            None => 1,
-        }
-    }
-
-    /// Appends the group id of each row of `rows` to `out`, adding unseen keys.
-    fn intern(&mut self, rows: &Rows, hasher: &DefaultHashBuilder, out: &mut Vec<usize>) {
-        out.reserve(rows.num_rows());
-        for row in rows.iter() {
-            let hash = hasher.hash_one(row.data());
-            out.push(self.find_or_insert(hash, row.data(), row));
-        }
-    }
-
-    /// Adds `other`'s groups, writing each one's id here into `mapping` (in `other`'s id order).
-    fn merge(&mut self, other: &GroupTable, mapping: &mut Vec<usize>) {
-        match &other.keys {
-            Some(keys) => {
-                for (row, hash) in keys.iter().zip(&other.hashes) {
-                    mapping.push(self.find_or_insert(*hash, row.data(), row));
-                }
-            }
-            None => mapping.push(0),
-        }
-    }
-
-    fn find_or_insert(&mut self, hash: u64, bytes: &[u8], row: arrow::row::Row<'_>) -> usize {
-        let Some(keys) = &mut self.keys else { return 0 };
-        let found = self.map.find(hash, |(h, id)| *h == hash && keys.row(*id).data() == bytes);
-        if let Some((_, id)) = found {
-            return *id;
-        }
-        let id = keys.num_rows();
-        keys.push(row);
-        self.hashes.push(hash);
-        self.map.insert_unique(hash, (hash, id), |(h, _)| *h);
-        id
     }
 }
 

@@ -7,21 +7,24 @@
 //! The null-aware types (`NOT IN`, and `IN` as a value) also need to know whether the build side
 //! is empty and whether any build key is NULL, which the build records once.
 
-use std::sync::{Arc, OnceLock};
+use std::any::Any;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::array::{new_null_array, Array, ArrayRef, AsArray, BooleanArray, UInt32Array};
 use arrow::buffer::NullBuffer;
-use arrow::compute::{cast, concat_batches, filter, filter_record_batch, not, take};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
+use arrow::compute::{cast, concat, filter, filter_record_batch, not, take};
+use arrow::datatypes::{Field, Schema, SchemaRef, UInt32Type};
 use arrow::record_batch::RecordBatch;
-use arrow::row::{RowConverter, SortField};
+use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
-use crate::exec::collect::{BatchCollector, GatheredBatches};
 use crate::exec::filter::{evaluate_predicate, Selection};
-use crate::exec::join_table::{key_nulls, KeyIndex, MatchedBitmap};
-use crate::exec::pipeline::{LocalSink, Operator, Sink};
+use crate::exec::join_keys::{EncodedKeys, KeyEncoder, KeyLayout};
+use crate::exec::join_table::{key_nulls, BuildKeys, ChunkHashes, KeyIndex, MatchedBitmap, RowBytes};
+use crate::exec::memory_limit::batch_memory_size;
+use crate::exec::pipeline::{downcast_local, lock, LocalSink, Operator, Sink};
 use crate::exec::project::{batch_with_schema, evaluate_columns};
+use crate::exec::runtime_filter::RuntimeFilter;
 use crate::expr::PhysicalExprRef;
 use crate::plan::JoinType;
 
@@ -38,6 +41,8 @@ pub struct JoinSpec {
     pub right_schema: SchemaRef,
     /// The join's output (left then right columns; left only for semi and anti joins).
     pub schema: SchemaRef,
+    /// Filters the build side publishes for the probe-side scan: (index into `right_keys`, filter).
+    pub runtime_filters: Vec<(usize, Arc<RuntimeFilter>)>,
 }
 
 /// Creates the two halves of one join; they share the built side.
@@ -50,14 +55,17 @@ pub fn hash_join(spec: JoinSpec, batch_size: usize) -> (HashJoinBuild, HashJoinP
             spec.left_schema.fields().iter().chain(spec.right_schema.fields()).map(nullable).collect();
         Arc::new(Schema::new(fields))
     };
+    let encoder = (!spec.right_keys.is_empty())
+        .then(|| KeyEncoder::new(spec.right_keys.iter().map(|k| k.data_type().clone()).collect()));
     let shared = Arc::new(JoinShared {
         spec,
         output_schema,
         pair_schema,
         batch_size: batch_size.max(1),
+        encoder,
         built: OnceLock::new(),
     });
-    (HashJoinBuild { shared: shared.clone(), batches: GatheredBatches::default() }, HashJoinProbe { shared })
+    (HashJoinBuild { shared: shared.clone(), chunks: Mutex::default() }, HashJoinProbe { shared })
 }
 
 /// What both halves share.
@@ -68,7 +76,18 @@ struct JoinShared {
     /// Schema of candidate pairs (what the residual is evaluated on).
     pair_schema: SchemaRef,
     batch_size: usize,
+    /// Hashes and encodes both sides' keys (`None` without equi-keys). Its key types are the
+    /// build keys' declared types; probe keys are cast to them.
+    encoder: Option<KeyEncoder>,
     built: OnceLock<BuildSide>,
+}
+
+impl JoinShared {
+    /// Whether a probe row only needs to know that its key exists on the build side (semi,
+    /// anti and mark joins without a residual): the index then keeps one row per key.
+    fn existence_only(&self) -> bool {
+        !emits_pairs(self.spec.join_type) && self.spec.filter.is_none()
+    }
 }
 
 /// The finished build side.
@@ -76,8 +95,6 @@ struct BuildSide {
     batch: RecordBatch,
     /// `None` without equi-keys: every build row is a candidate.
     index: Option<KeyIndex>,
-    /// Key types the probe keys are cast to, so both sides encode to comparable rows.
-    key_types: Vec<DataType>,
     /// Right and full joins only.
     matched: Option<MatchedBitmap>,
     /// Whether some build row has a NULL in a key (null-aware joins).
@@ -105,47 +122,122 @@ fn padded_schema(schema: &SchemaRef, join_type: JoinType, left_len: usize) -> Sc
     Arc::new(Schema::new(fields))
 }
 
-/// The build sink: collects the right input, then indexes it in `finalize`.
+/// Index bytes a build row will need in `finalize` (table slots at a load of 1/3 to 2/3, its
+/// row number, and the transient partitioning copy), reserved while the rows arrive: the build
+/// sink has no way to report growth once its workers are done.
+const INDEX_BYTES_PER_ROW: usize = 56;
+
+/// The build sink: workers hash and encode the right input's keys as batches arrive, then
+/// `finalize` indexes them.
 pub struct HashJoinBuild {
     shared: Arc<JoinShared>,
-    batches: GatheredBatches,
+    chunks: Mutex<Vec<BuildChunk>>,
+}
+
+/// One build batch with its keys evaluated, hashed and encoded.
+struct BuildChunk {
+    batch: RecordBatch,
+    /// The build keys (what runtime filters are computed from).
+    keys: Vec<ArrayRef>,
+    hashes: Vec<u64>,
+    /// Rows with a NULL in any key.
+    nulls: Option<NullBuffer>,
+    /// `None` without equi-keys.
+    encoded: Option<EncodedKeys>,
+}
+
+impl BuildChunk {
+    fn new(shared: &JoinShared, batch: RecordBatch) -> Result<BuildChunk> {
+        let Some(encoder) = &shared.encoder else {
+            return Ok(BuildChunk { batch, keys: vec![], hashes: vec![], nulls: None, encoded: None });
+        };
+        let keys = cast_keys(evaluate_columns(&shared.spec.right_keys, &batch)?, encoder)?;
+        let nulls = key_nulls(&keys);
+        let (hashes, encoded) = encoder.encode(&keys)?;
+        Ok(BuildChunk { batch, keys, hashes, nulls, encoded: Some(encoded) })
+    }
+
+    /// Bytes this chunk holds, plus what its rows will need in the index.
+    fn memory_size(&self) -> usize {
+        let encoded = match &self.encoded {
+            None | Some(EncodedKeys::Integer) => 0,
+            Some(EncodedKeys::IntegerPair(pairs)) => pairs.len() * 16,
+            Some(EncodedKeys::Rows(rows)) => rows.size(),
+        };
+        let index = if self.encoded.is_some() { self.batch.num_rows() * INDEX_BYTES_PER_ROW } else { 0 };
+        batch_memory_size(&self.batch) + self.hashes.len() * 8 + encoded + index
+    }
+}
+
+/// `keys` in the encoder's types (an expression typed loosely may evaluate to another type).
+fn cast_keys(keys: Vec<ArrayRef>, encoder: &KeyEncoder) -> Result<Vec<ArrayRef>> {
+    keys.into_iter()
+        .zip(encoder.types())
+        .map(|(key, to)| if key.data_type() == to { Ok(key) } else { Ok(cast(&key, to)?) })
+        .collect()
+}
+
+/// A build worker's chunks.
+struct BuildLocal {
+    shared: Arc<JoinShared>,
+    chunks: Vec<BuildChunk>,
+    bytes: usize,
+}
+
+impl LocalSink for BuildLocal {
+    fn sink(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let chunk = BuildChunk::new(&self.shared, batch)?;
+        self.bytes += chunk.memory_size();
+        self.chunks.push(chunk);
+        Ok(())
+    }
+
+    fn memory_size(&self) -> usize {
+        self.bytes
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
 }
 
 impl Sink for HashJoinBuild {
     fn local(&self) -> Box<dyn LocalSink> {
-        Box::new(BatchCollector::default())
+        Box::new(BuildLocal { shared: self.shared.clone(), chunks: vec![], bytes: 0 })
     }
 
     fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {
-        self.batches.combine(local)
+        let local = downcast_local::<BuildLocal>(local)?;
+        lock(&self.chunks)?.extend(local.chunks);
+        Ok(())
     }
 
-    /// Indexes the build rows; the output is empty (the probe reads the shared side).
+    /// Indexes the build rows while concatenating them; the output is empty (the probe reads
+    /// the shared side).
     fn finalize(&self) -> Result<Vec<RecordBatch>> {
         let spec = &self.shared.spec;
-        let batches = self.batches.take()?;
-        let batch = concat_batches(&spec.right_schema, &batches)?;
-        if batch.num_rows() > u32::MAX as usize {
-            return Err(EngineError::execution(format!(
-                "the build side of a join has {} rows; at most {} are supported",
-                batch.num_rows(),
-                u32::MAX
-            )));
+        let chunks = std::mem::take(&mut *lock(&self.chunks)?);
+        for (key, filter) in &spec.runtime_filters {
+            let arrays =
+                chunks.iter().map(|c| c.keys.get(*key).cloned()).collect::<Option<Vec<ArrayRef>>>().ok_or_else(
+                    || EngineError::execution(format!("a runtime filter names join key {key}, which the join lacks")),
+                )?;
+            filter.publish_from(&arrays)?;
         }
-        let keys = evaluate_columns(&spec.right_keys, &batch)?;
-        let key_types: Vec<DataType> = keys.iter().map(|k| k.data_type().clone()).collect();
-        let index = if keys.is_empty() {
-            None
-        } else {
-            let converter = RowConverter::new(key_types.iter().map(|t| SortField::new(t.clone())).collect())?;
-            Some(KeyIndex::try_new(converter, &keys)?)
-        };
+        let (batch, index) = rayon::join(
+            || concat_chunks(&spec.right_schema, &chunks),
+            || self.shared.encoder.as_ref().map(|e| index_chunks(e, &chunks, self.shared.existence_only())).transpose(),
+        );
+        let (batch, index) = (batch?, index?);
         let matched =
             matches!(spec.join_type, JoinType::Right | JoinType::Full).then(|| MatchedBitmap::new(batch.num_rows()));
-        let has_null_key = key_nulls(&keys).is_some_and(|n| n.null_count() > 0);
+        let has_null_key = chunks.iter().any(|c| c.nulls.as_ref().is_some_and(|n| n.null_count() > 0));
         self.shared
             .built
-            .set(BuildSide { batch, index, key_types, matched, has_null_key })
+            .set(BuildSide { batch, index, matched, has_null_key })
             .map_err(|_| EngineError::execution("a join's build side was built twice"))?;
         Ok(vec![])
     }
@@ -159,6 +251,54 @@ impl Sink for HashJoinBuild {
             format!("HashJoinBuild keys=[{}]", keys.join(", "))
         }
     }
+}
+
+/// The build batches as one batch (build rows are numbered across the chunks in order), each
+/// column concatenated on its own task.
+fn concat_chunks(schema: &SchemaRef, chunks: &[BuildChunk]) -> Result<RecordBatch> {
+    let rows: usize = chunks.iter().map(|c| c.batch.num_rows()).sum();
+    if rows > u32::MAX as usize {
+        return Err(EngineError::execution(format!(
+            "the build side of a join has {rows} rows; at most {} are supported",
+            u32::MAX
+        )));
+    }
+    let columns = match chunks {
+        [] => return Ok(RecordBatch::new_empty(schema.clone())),
+        [one] => one.batch.columns().to_vec(),
+        _ => (0..schema.fields().len())
+            .into_par_iter()
+            .map(|column| {
+                let arrays: Vec<&dyn Array> = chunks.iter().map(|c| c.batch.column(column).as_ref()).collect();
+                Ok(concat(&arrays)?)
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?,
+    };
+    batch_with_schema(schema, columns, rows)
+}
+
+/// The key index over every chunk's hashed keys.
+fn index_chunks(encoder: &KeyEncoder, chunks: &[BuildChunk], distinct_only: bool) -> Result<KeyIndex> {
+    let encoded = || chunks.iter().filter_map(|c| c.encoded.as_ref());
+    let keys = match encoder.layout() {
+        KeyLayout::Integer => BuildKeys::Exact,
+        KeyLayout::IntegerPair => BuildKeys::Pairs(
+            encoded()
+                .flat_map(|e| match e {
+                    EncodedKeys::IntegerPair(pairs) => pairs.as_slice(),
+                    _ => &[],
+                })
+                .copied()
+                .collect(),
+        ),
+        KeyLayout::Rows => BuildKeys::Rows(RowBytes::concat(encoded().filter_map(|e| match e {
+            EncodedKeys::Rows(rows) => Some(rows),
+            _ => None,
+        }))),
+    };
+    let hashes: Vec<ChunkHashes<'_>> =
+        chunks.iter().map(|c| ChunkHashes { hashes: &c.hashes, nulls: c.nulls.as_ref() }).collect();
+    KeyIndex::build(&hashes, keys, distinct_only)
 }
 
 /// The probe operator, streaming the left input against the built side.
@@ -177,6 +317,12 @@ impl Pairs {
     fn push(&mut self, probe: usize, build: u32) {
         self.probe.push(probe as u32);
         self.build.push(build);
+    }
+
+    /// Probe row `probe` paired with each of `build`.
+    fn extend(&mut self, probe: usize, build: &[u32]) {
+        self.probe.extend(std::iter::repeat_n(probe as u32, build.len()));
+        self.build.extend_from_slice(build);
     }
 
     fn len(&self) -> usize {
@@ -200,32 +346,25 @@ impl HashJoinProbe {
         out: &mut dyn FnMut(RecordBatch) -> Result<()>,
     ) -> Result<Option<NullBuffer>> {
         let spec = &self.shared.spec;
-        let keys = evaluate_columns(&spec.left_keys, batch)?
-            .into_iter()
-            .zip(&build.key_types)
-            .map(|(key, to)| if key.data_type() == to { Ok(key) } else { Ok(cast(&key, to)?) })
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        let rows = index.probe_rows(&keys)?;
+        let encoder =
+            self.shared.encoder.as_ref().ok_or_else(|| EngineError::execution("a hash join has no key encoder"))?;
+        let keys = cast_keys(evaluate_columns(&spec.left_keys, batch)?, encoder)?;
         let nulls = key_nulls(&keys);
-        let existence_only = !emits_pairs(spec.join_type) && spec.filter.is_none();
+        let (hashes, encoded) = encoder.encode(&keys)?;
+        let existence_only = self.shared.existence_only();
         let mut pairs = Pairs::default();
-        for row in 0..batch.num_rows() {
-            if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
-                continue;
-            }
-            let mut next = index.first_match(&rows, row);
+        index.probe(&hashes, &encoded, nulls.as_ref(), |row, build_rows| {
             if existence_only {
-                matched[row] = next.is_some();
-                continue;
+                matched[row] = true;
+                return Ok(());
             }
-            while let Some(build_row) = next {
-                pairs.push(row, build_row);
-                next = index.next_match(build_row);
-            }
+            pairs.extend(row, build_rows);
+            // Flushed only between probe rows: a single join counts a row's matches per chunk.
             if pairs.len() >= self.shared.batch_size {
                 self.check_pairs(batch, build, std::mem::take(&mut pairs), matched, out)?;
             }
-        }
+            Ok(())
+        })?;
         self.check_pairs(batch, build, pairs, matched, out)?;
         Ok(nulls)
     }
@@ -421,5 +560,270 @@ impl Operator for HashJoinProbe {
             text.push_str(&format!(" filter={filter}"));
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Int32Array, Int64Array};
+    use arrow::datatypes::DataType;
+
+    use super::*;
+    use crate::exec::testing::sorted_rows;
+    use crate::expr::binary::BinaryExpr;
+    use crate::expr::column::ColumnExpr;
+    use crate::plan::BinaryOp;
+
+    /// (key, value) rows; a key of `None` is NULL.
+    type Rows = Vec<(Option<i64>, i64)>;
+
+    fn side(name: &str, key_type: &DataType) -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new(format!("{name}k"), key_type.clone(), true),
+            Field::new(format!("{name}v"), DataType::Int64, false),
+        ]))
+    }
+
+    /// `rows` as batches of `chunk` rows with the key cast to `schema`'s key type.
+    fn batches(schema: &SchemaRef, rows: &[(Option<i64>, i64)], chunk: usize) -> Vec<RecordBatch> {
+        rows.chunks(chunk)
+            .map(|part| {
+                let keys: ArrayRef = Arc::new(Int64Array::from(part.iter().map(|r| r.0).collect::<Vec<_>>()));
+                let keys = cast(&keys, schema.field(0).data_type()).unwrap();
+                let values = Arc::new(Int64Array::from(part.iter().map(|r| r.1).collect::<Vec<_>>()));
+                RecordBatch::try_new(schema.clone(), vec![keys, values]).unwrap()
+            })
+            .collect()
+    }
+
+    fn column(index: usize, schema: &SchemaRef) -> PhysicalExprRef {
+        let field = schema.field(index % 2);
+        Arc::new(ColumnExpr::new(index % 2, field.name(), field.data_type().clone()))
+    }
+
+    /// Runs the join of `left` and `right` on key equality (and `left.v < right.v` when
+    /// `residual`), building from several workers' batches, and returns the sorted output rows.
+    fn run_join(
+        join_type: JoinType,
+        key_type: &DataType,
+        left: &[(Option<i64>, i64)],
+        right: &[(Option<i64>, i64)],
+        residual: bool,
+    ) -> Result<Vec<String>> {
+        let (left_schema, right_schema) = (side("l", key_type), side("r", key_type));
+        let mut fields: Vec<Field> = left_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        if join_type.emits_right() {
+            fields.extend(right_schema.fields().iter().map(|f| f.as_ref().clone()));
+        } else if join_type.is_mark() {
+            fields.push(Field::new("mark", DataType::Boolean, true));
+        }
+        let filter: Option<PhysicalExprRef> = residual.then(|| {
+            let lv: PhysicalExprRef = Arc::new(ColumnExpr::new(1, "lv", DataType::Int64));
+            let rv: PhysicalExprRef = Arc::new(ColumnExpr::new(3, "rv", DataType::Int64));
+            Arc::new(BinaryExpr::new(lv, BinaryOp::Lt, rv)) as PhysicalExprRef
+        });
+        let spec = JoinSpec {
+            join_type,
+            left_keys: vec![column(0, &left_schema)],
+            right_keys: vec![column(0, &right_schema)],
+            filter,
+            left_schema: left_schema.clone(),
+            right_schema: right_schema.clone(),
+            schema: Arc::new(Schema::new(fields)),
+            runtime_filters: vec![],
+        };
+        let (build, probe) = hash_join(spec, 64);
+        // Three build workers, each sinking every third batch.
+        let mut locals: Vec<Box<dyn LocalSink>> = (0..3).map(|_| build.local()).collect();
+        for (i, batch) in batches(&right_schema, right, 7).into_iter().enumerate() {
+            locals[i % 3].sink(batch)?;
+        }
+        for local in locals {
+            build.combine(local)?;
+        }
+        build.finalize()?;
+        let mut output = vec![];
+        for batch in batches(&left_schema, left, 50) {
+            probe.execute(batch, &mut |b| {
+                output.push(b);
+                Ok(())
+            })?;
+        }
+        probe.finish(&mut |b| {
+            output.push(b);
+            Ok(())
+        })?;
+        Ok(sorted_rows(&output))
+    }
+
+    fn show(key: Option<i64>, value: i64) -> String {
+        format!("{}|{value}", key.map_or("NULL".to_string(), |k| k.to_string()))
+    }
+
+    /// The join's rows by definition, pair by pair (keys printed as Int64 values).
+    fn expected(join_type: JoinType, left: &Rows, right: &Rows, residual: bool) -> Vec<String> {
+        let pairs =
+            |l: &(Option<i64>, i64), r: &(Option<i64>, i64)| l.0.is_some() && l.0 == r.0 && (!residual || l.1 < r.1);
+        let null_right = "NULL|NULL";
+        let mut out = vec![];
+        let matched_right: Vec<bool> = right.iter().map(|r| left.iter().any(|l| pairs(l, r))).collect();
+        for l in left {
+            let partners: Vec<&(Option<i64>, i64)> = right.iter().filter(|r| pairs(l, r)).collect();
+            let row = show(l.0, l.1);
+            match join_type {
+                JoinType::Inner | JoinType::Right | JoinType::Left | JoinType::Full | JoinType::Single => {
+                    out.extend(partners.iter().map(|r| format!("{row}|{}", show(r.0, r.1))));
+                    if partners.is_empty() && matches!(join_type, JoinType::Left | JoinType::Full | JoinType::Single) {
+                        out.push(format!("{row}|{null_right}"));
+                    }
+                }
+                JoinType::Semi if !partners.is_empty() => out.push(row),
+                JoinType::Anti if partners.is_empty() => out.push(row),
+                JoinType::NullAwareAnti => {
+                    let keep = right.is_empty()
+                        || (partners.is_empty() && l.0.is_some() && right.iter().all(|r| r.0.is_some()));
+                    if keep {
+                        out.push(row);
+                    }
+                }
+                JoinType::Mark => out.push(format!("{row}|{}", !partners.is_empty())),
+                JoinType::NullAwareMark => {
+                    let mark = if !partners.is_empty() {
+                        "true"
+                    } else if !right.is_empty() && (l.0.is_none() || right.iter().any(|r| r.0.is_none())) {
+                        "NULL"
+                    } else {
+                        "false"
+                    };
+                    out.push(format!("{row}|{mark}"));
+                }
+                _ => {}
+            }
+        }
+        if matches!(join_type, JoinType::Right | JoinType::Full) {
+            for (r, matched) in right.iter().zip(matched_right) {
+                if !matched {
+                    out.push(format!("NULL|NULL|{}", show(r.0, r.1)));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Keys in -20..20 with duplicates and some NULLs; values distinct.
+    fn sample(rows: i64, seed: i64, nulls_every: i64) -> Rows {
+        (0..rows).map(|i| ((i % nulls_every != 0).then_some((i * seed + 3) % 41 - 20), i * 7 % 53)).collect()
+    }
+
+    const ALL_TYPES: [JoinType; 9] = [
+        JoinType::Inner,
+        JoinType::Left,
+        JoinType::Right,
+        JoinType::Full,
+        JoinType::Semi,
+        JoinType::Anti,
+        JoinType::NullAwareAnti,
+        JoinType::Mark,
+        JoinType::NullAwareMark,
+    ];
+
+    /// Keys print back as the Int64 they were made from only for integer types, so the other
+    /// key types are checked by their row counts and the integer types row by row.
+    #[test]
+    fn every_join_type_matches_its_definition_on_integer_keys() {
+        let left = sample(300, 7, 13);
+        let right = sample(120, 11, 17);
+        for key_type in [DataType::Int64, DataType::Int32, DataType::Int8] {
+            for join_type in ALL_TYPES {
+                for residual in [false, true] {
+                    if residual && matches!(join_type, JoinType::NullAwareAnti | JoinType::NullAwareMark) {
+                        continue;
+                    }
+                    let got = run_join(join_type, &key_type, &left, &right, residual).unwrap();
+                    assert_eq!(got, expected(join_type, &left, &right, residual), "{join_type:?} {key_type}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_key_layouts_find_the_same_pairs() {
+        let left = sample(300, 7, 13);
+        let right = sample(120, 11, 17);
+        for key_type in [DataType::Decimal128(12, 2), DataType::Decimal128(30, 0), DataType::Utf8] {
+            for join_type in ALL_TYPES {
+                let got = run_join(join_type, &key_type, &left, &right, true).unwrap();
+                let want = expected(join_type, &left, &right, true);
+                assert_eq!(got.len(), want.len(), "{join_type:?} {key_type}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_build_side_matches_nothing() {
+        let left = sample(100, 7, 13);
+        for join_type in ALL_TYPES {
+            let got = run_join(join_type, &DataType::Int64, &left, &[], false).unwrap();
+            assert_eq!(got, expected(join_type, &left, &vec![], false), "{join_type:?}");
+        }
+    }
+
+    #[test]
+    fn single_joins_fail_on_a_second_match_only() {
+        let right: Rows = (0..40).map(|i| (Some(i - 20), i)).collect();
+        let left = sample(200, 7, 13);
+        let got = run_join(JoinType::Single, &DataType::Int64, &left, &right, false).unwrap();
+        assert_eq!(got, expected(JoinType::Single, &left, &right, false));
+        let duplicated: Rows = right.iter().chain(&right[..1]).copied().collect();
+        let error = run_join(JoinType::Single, &DataType::Int64, &left, &duplicated, false).unwrap_err();
+        assert!(error.to_string().contains("more than one row"), "{error}");
+    }
+
+    #[test]
+    fn two_integer_keys_pack_into_one() {
+        let schema =
+            Arc::new(Schema::new(vec![Field::new("a", DataType::Int32, true), Field::new("b", DataType::Int64, true)]));
+        let batch = |a: Vec<Option<i32>>, b: Vec<Option<i64>>| {
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(a)), Arc::new(Int64Array::from(b))])
+                .unwrap()
+        };
+        let keys = || -> Vec<PhysicalExprRef> {
+            vec![Arc::new(ColumnExpr::new(0, "a", DataType::Int32)), Arc::new(ColumnExpr::new(1, "b", DataType::Int64))]
+        };
+        let fields: Vec<Field> = schema.fields().iter().chain(schema.fields()).map(|f| f.as_ref().clone()).collect();
+        let spec = JoinSpec {
+            join_type: JoinType::Inner,
+            left_keys: keys(),
+            right_keys: keys(),
+            filter: None,
+            left_schema: schema.clone(),
+            right_schema: schema.clone(),
+            schema: Arc::new(Schema::new(fields)),
+            runtime_filters: vec![],
+        };
+        let (build, probe) = hash_join(spec, 1024);
+        let mut local = build.local();
+        local.sink(batch(vec![Some(1), Some(1), Some(-1), None], vec![Some(-1), Some(2), Some(-1), Some(-1)])).unwrap();
+        build.combine(local).unwrap();
+        build.finalize().unwrap();
+        let mut out = vec![];
+        let left = batch(vec![Some(1), Some(-1), Some(2), None], vec![Some(-1), Some(-1), Some(-1), Some(-1)]);
+        probe
+            .execute(left, &mut |b| {
+                out.push(b);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(sorted_rows(&out), ["-1|-1|-1|-1", "1|-1|1|-1"]);
+    }
+
+    #[test]
+    fn string_keys_keep_their_own_values() {
+        let left = sample(60, 7, 13);
+        let right = sample(30, 11, 17);
+        let got = run_join(JoinType::Inner, &DataType::Utf8, &left, &right, false).unwrap();
+        // Utf8 keys print as the same digits as the Int64 keys they were cast from.
+        assert_eq!(got, expected(JoinType::Inner, &left, &right, false));
     }
 }

@@ -3,8 +3,10 @@
 pub mod byte_size;
 pub mod collect;
 pub mod filter;
+pub mod group_keys;
 pub mod hash_aggregate;
 pub mod hash_join;
+pub mod join_keys;
 pub mod join_table;
 pub mod limit;
 pub mod memory;
@@ -14,7 +16,9 @@ pub mod pipeline;
 pub mod planner;
 pub mod profile;
 pub mod project;
+pub mod range_join;
 pub mod rebatch;
+pub mod runtime_filter;
 pub mod scheduler;
 pub mod sort;
 #[cfg(test)]

@@ -19,6 +19,8 @@ use crate::exec::physical_plan::{PhysicalPlan, Pipeline, PipelineInput, Stage};
 use crate::exec::pipeline::{ExecContext, Operator, Sink};
 use crate::exec::profile::PlanProfile;
 use crate::exec::project::ProjectOperator;
+use crate::exec::range_join::{self, RangeJoinBuild, RangeJoinInputs, RangeJoinProbe, RangeSplit};
+use crate::exec::runtime_filter::RuntimeFilter;
 use crate::exec::scheduler::{run_plan, run_plan_profiled};
 use crate::exec::sort::{SortKey, SortSink};
 use crate::exec::values::ValuesSource;
@@ -26,7 +28,7 @@ use crate::exec::window::{WindowCall, WindowSink};
 use crate::expr::planner::create_physical_expr;
 use crate::expr::PhysicalExprRef;
 use crate::io::table_scan::TableScanSource;
-use crate::plan::{AggregateExpr, Expr, JoinType, LogicalPlan, SortExpr};
+use crate::plan::{AggregateExpr, Expr, JoinType, LogicalPlan, SortExpr, TableScan};
 
 /// Runs `plan` to completion: its output schema and result batches (in order when the plan
 /// sorts).
@@ -53,7 +55,7 @@ pub fn explain_analyze(plan: &LogicalPlan, ctx: &ExecContext) -> Result<(String,
 
 /// Decomposes `plan` into stages of pipelines without running anything.
 pub fn create_physical_plan(plan: &LogicalPlan, ctx: &ExecContext) -> Result<PhysicalPlan> {
-    let mut planner = PhysicalPlanner { ctx, stages: Vec::new() };
+    let mut planner = PhysicalPlanner { ctx, stages: Vec::new(), runtime_filters: Vec::new() };
     let schema = plan.schema();
     let pipelines = planner.plan(plan)?;
     let result_is_last_stage = matches!(
@@ -71,6 +73,9 @@ pub fn create_physical_plan(plan: &LogicalPlan, ctx: &ExecContext) -> Result<Phy
 struct PhysicalPlanner<'a> {
     ctx: &'a ExecContext,
     stages: Vec<Stage>,
+    /// Runtime filters created by joins planned so far, waiting for the scan they restrict (named
+    /// by its address in the logical plan, which outlives planning) to be planned.
+    runtime_filters: Vec<(*const TableScan, Arc<RuntimeFilter>)>,
 }
 
 impl PhysicalPlanner<'_> {
@@ -78,7 +83,7 @@ impl PhysicalPlanner<'_> {
     /// from are added to `self.stages` first.
     fn plan(&mut self, plan: &LogicalPlan) -> Result<Vec<Pipeline>> {
         match plan {
-            LogicalPlan::Scan(scan) => Ok(vec![source_pipeline(Arc::new(TableScanSource::new(scan)?))]),
+            LogicalPlan::Scan(scan) => Ok(vec![source_pipeline(Arc::new(self.scan_source(scan)?))]),
             LogicalPlan::Values { schema, rows } => {
                 Ok(vec![source_pipeline(Arc::new(ValuesSource::try_new(schema.clone(), rows, &self.ctx.functions)?))])
             }
@@ -220,6 +225,11 @@ impl PhysicalPlanner<'_> {
         schema: SchemaRef,
     ) -> Result<Vec<Pipeline>> {
         let (left_schema, right_schema) = (left.schema(), right.schema());
+        if let Some((build, probe)) = self.range_join(join_type, on, filter, &left_schema, &right_schema, &schema)? {
+            let build_pipelines = self.plan(right)?;
+            self.add_stage(build_pipelines, Arc::new(build), false);
+            return Ok(with_operator(self.plan(left)?, Arc::new(probe)));
+        }
         let left_keys = on.iter().map(|(l, _)| self.expr(l, &left_schema)).collect::<Result<Vec<_>>>()?;
         let right_keys = on.iter().map(|(_, r)| self.expr(r, &right_schema)).collect::<Result<Vec<_>>>()?;
         let pair_fields: Vec<_> = left_schema.fields().iter().chain(right_schema.fields()).cloned().collect();
@@ -232,6 +242,7 @@ impl PhysicalPlanner<'_> {
             left_schema: left_schema.clone(),
             right_schema,
             schema,
+            runtime_filters: self.runtime_filters_for(left, right, join_type, on),
         };
         let (build, probe) = hash_join(spec, self.ctx.batch_size);
         let build_pipelines = self.plan(right)?;
@@ -243,6 +254,74 @@ impl PhysicalPlanner<'_> {
             probe_pipelines = vec![stage_pipeline(index, left_schema, false)];
         }
         Ok(with_operator(probe_pipelines, Arc::new(probe)))
+    }
+
+    /// The runtime filters a join's build side publishes for its probe side: one per equi-key
+    /// whose probe expression is a column coming unchanged from a table scan column of the build
+    /// key's type. Only joins that drop probe rows without a partner qualify: inner, semi and
+    /// right (a right join emits unmatched *build* rows, which a smaller probe side cannot
+    /// change). Left, full, anti, mark and single joins keep every probe row. Each filter is
+    /// registered for its scan, which is planned after this (the build stage is added first,
+    /// and the scheduler finishes that stage before the probe pipeline opens its scan).
+    fn runtime_filters_for(
+        &mut self,
+        left: &LogicalPlan,
+        right: &LogicalPlan,
+        join_type: JoinType,
+        on: &[(Expr, Expr)],
+    ) -> Vec<(usize, Arc<RuntimeFilter>)> {
+        if !matches!(join_type, JoinType::Inner | JoinType::Semi | JoinType::Right) {
+            return Vec::new();
+        }
+        let right_schema = right.schema();
+        let mut filters = Vec::new();
+        for (key, (l, r)) in on.iter().enumerate() {
+            let Expr::Column(column) = l else { continue };
+            let Some((scan, table_column)) = scan_column(left, *column) else { continue };
+            let build_type = r.data_type(&right_schema);
+            let probe_type = scan.table_schema.field(table_column).data_type();
+            // Floats are left out: `-0.0 = 0.0` and NaN make a range test disagree with equality.
+            if probe_type != &build_type || probe_type.is_floating() {
+                continue;
+            }
+            let filter = Arc::new(RuntimeFilter::new(table_column));
+            self.runtime_filters.push((scan as *const TableScan, filter.clone()));
+            filters.push((key, filter));
+        }
+        filters
+    }
+
+    /// The source of one scan, with the runtime filters joins above it registered for it.
+    fn scan_source(&self, scan: &TableScan) -> Result<TableScanSource> {
+        let filters: Vec<Arc<RuntimeFilter>> = self
+            .runtime_filters
+            .iter()
+            .filter(|(target, _)| std::ptr::eq(*target, scan))
+            .map(|(_, filter)| filter.clone())
+            .collect();
+        Ok(TableScanSource::new(scan)?.with_runtime_filters(filters))
+    }
+
+    /// A range join (sorted build side, binary-searched per probe row) for a join without
+    /// equi-keys whose condition has an inequality between the sides; `None` otherwise.
+    fn range_join(
+        &self,
+        join_type: JoinType,
+        on: &[(Expr, Expr)],
+        filter: Option<&Expr>,
+        left_schema: &SchemaRef,
+        right_schema: &SchemaRef,
+        schema: &SchemaRef,
+    ) -> Result<Option<(RangeJoinBuild, RangeJoinProbe)>> {
+        let Some(filter) = filter.filter(|_| on.is_empty() && range_join::supports(join_type)) else { return Ok(None) };
+        let Some(split) = RangeSplit::try_new(filter, left_schema, right_schema) else { return Ok(None) };
+        let inputs = RangeJoinInputs {
+            join_type,
+            left_schema: left_schema.clone(),
+            right_schema: right_schema.clone(),
+            schema: schema.clone(),
+        };
+        split.compile(&|e, s| self.expr(e, s), inputs, self.ctx.batch_size).map(Some)
     }
 
     /// Adds a stage and returns its index. Pipelines into a sink that ignores arrival order run
@@ -261,6 +340,29 @@ impl PhysicalPlanner<'_> {
 
     fn exprs(&self, exprs: &[Expr], input: &Schema) -> Result<Vec<PhysicalExprRef>> {
         exprs.iter().map(|e| self.expr(e, input)).collect()
+    }
+}
+
+/// The table scan column that column `column` of `plan`'s output is, unchanged and row for row
+/// a subset of: through filters, projections of bare columns, and the probe (left) side of
+/// joins whose output rows each come from one left row with its values (inner, left, semi,
+/// anti). Dropping a scan row whose value cannot match a join above removes only output rows
+/// that join would drop. Right and full joins below are not crossed: a smaller probe side
+/// changes which of their build rows come out unmatched.
+fn scan_column(plan: &LogicalPlan, column: usize) -> Option<(&TableScan, usize)> {
+    match plan {
+        LogicalPlan::Scan(scan) => Some((scan, *scan.projection.get(column)?)),
+        LogicalPlan::Filter { input, .. } => scan_column(input, column),
+        LogicalPlan::Project { input, exprs, .. } => match exprs.get(column)? {
+            Expr::Column(i) => scan_column(input, *i),
+            _ => None,
+        },
+        LogicalPlan::Join {
+            left,
+            join_type: JoinType::Inner | JoinType::Left | JoinType::Semi | JoinType::Anti,
+            ..
+        } => (column < left.schema().fields().len()).then(|| scan_column(left, column)).flatten(),
+        _ => None,
     }
 }
 

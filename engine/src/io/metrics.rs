@@ -21,8 +21,24 @@ pub struct ScanMetrics {
     pub files_pruned: AtomicU64,
     /// Parquet row groups in the listed files.
     pub row_groups_total: AtomicU64,
-    /// Parquet row groups skipped by min/max statistics.
+    /// Parquet row groups skipped, for any reason (the counters below break some of them out;
+    /// the rest were pruned by the pushed filters' min/max statistics).
     pub row_groups_pruned: AtomicU64,
+    /// Of those, row groups whose statistics miss a runtime filter's key domain.
+    pub row_groups_pruned_runtime: AtomicU64,
+    /// Of those, row groups whose bloom filters exclude every value an equality needs.
+    pub row_groups_pruned_bloom: AtomicU64,
+    /// Listed files skipped because a runtime filter rules out their partition (or a build
+    /// side was empty); also counted in `files_pruned`.
+    pub files_pruned_runtime: AtomicU64,
+    /// Runtime filters whose domain was published when the scan opened.
+    pub runtime_filters: AtomicU64,
+    /// Decoded rows dropped by runtime filters (before the pushed filters).
+    pub rows_runtime_filtered: AtomicU64,
+    /// Data pages of the column chunks read, when the page index was consulted.
+    pub pages_total: AtomicU64,
+    /// Of those, pages skipped because the page index rules them out.
+    pub pages_pruned: AtomicU64,
     /// Rows decoded from files, before the scan's filters.
     pub rows_decoded: AtomicU64,
     /// Rows the scan emitted, after its filters.
@@ -43,7 +59,8 @@ impl ScanMetrics {
 
 impl fmt::Display for ScanMetrics {
     /// What `EXPLAIN ANALYZE` prints for a scan: kept and pruned files and row groups, rows
-    /// decoded and emitted, requests and bytes read.
+    /// decoded and emitted, requests and bytes read; then, only where they did something, pages
+    /// kept and pruned, row groups pruned by bloom filter, and what runtime filters pruned.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let files = Self::get(&self.files);
         let files_pruned = Self::get(&self.files_pruned);
@@ -60,7 +77,27 @@ impl fmt::Display for ScanMetrics {
             Self::get(&self.rows_emitted),
             Self::get(&self.requests),
             crate::exec::byte_size::human(bytes),
-        )
+        )?;
+        let pages = Self::get(&self.pages_total);
+        if pages > 0 {
+            let pruned = Self::get(&self.pages_pruned);
+            write!(f, " pages={} kept/{pruned} pruned", pages - pruned)?;
+        }
+        let bloom = Self::get(&self.row_groups_pruned_bloom);
+        if bloom > 0 {
+            write!(f, " bloom_pruned_row_groups={bloom}")?;
+        }
+        let runtime = Self::get(&self.runtime_filters);
+        if runtime > 0 {
+            write!(
+                f,
+                " runtime_filters={runtime} (files_pruned={} row_groups_pruned={} rows_dropped={})",
+                Self::get(&self.files_pruned_runtime),
+                Self::get(&self.row_groups_pruned_runtime),
+                Self::get(&self.rows_runtime_filtered)
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -17,6 +17,7 @@ pub mod parquet_writer;
 pub mod prefetch;
 pub mod pruning;
 pub mod runtime;
+pub mod runtime_pruning;
 #[cfg(test)]
 mod scan_tests;
 pub mod table_scan;

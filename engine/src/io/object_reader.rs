@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -14,10 +15,11 @@ use object_store::{ObjectStore, ObjectStoreExt, OBJECT_STORE_COALESCE_DEFAULT};
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
-use parquet::file::metadata::{FooterTail, ParquetMetaData, ParquetMetaDataReader};
+use parquet::file::metadata::{FooterTail, PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::FOOTER_SIZE;
 
 use crate::error::{EngineError, Result};
+use crate::io::fetched_ranges::FetchedRanges;
 use crate::io::metrics::{ScanBudget, ScanMetrics};
 
 /// How much of a file's tail the first footer read fetches: large enough that the footer of
@@ -121,7 +123,7 @@ impl ObjectReader {
         if let Some(metadata) = &self.metadata {
             return Ok(metadata.clone());
         }
-        let key = FooterKey { url: self.file.url.clone(), size: self.file.size, version: self.file.version.clone() };
+        let key = self.footer_key(false);
         if let Some(metadata) = footer_cache_get(&key) {
             ScanMetrics::add(&self.metrics.footer_cache_hits, 1);
             self.metadata = Some(metadata.clone());
@@ -130,6 +132,42 @@ impl ObjectReader {
         let metadata = Arc::new(self.load_footer().await?);
         footer_cache_put(key, metadata.clone());
         self.metadata = Some(metadata.clone());
+        Ok(metadata)
+    }
+
+    fn footer_key(&self, page_index: bool) -> FooterKey {
+        FooterKey { url: self.file.url.clone(), size: self.file.size, version: self.file.version.clone(), page_index }
+    }
+
+    /// The footer with the page index (each column chunk's column index of per-page min/max and
+    /// offset index of page locations) when the file has one: what skipping pages needs. Read
+    /// in one request (writers put every index together before the footer) and cached like the
+    /// footer. An index that is missing, oddly placed or fails to decode is left out: page
+    /// pruning is an optimisation, and decoding checks every page it reads anyway.
+    pub async fn parquet_metadata_with_page_index(&mut self) -> Result<Arc<ParquetMetaData>> {
+        let footer = self.parquet_metadata().await?;
+        if footer.page_index().is_some() {
+            return Ok(footer);
+        }
+        let Some(range) = page_index_range(&footer).filter(|r| r.end <= self.file.size) else { return Ok(footer) };
+        let key = self.footer_key(true);
+        if let Some(metadata) = footer_cache_get(&key) {
+            ScanMetrics::add(&self.metrics.footer_cache_hits, 1);
+            return Ok(metadata);
+        }
+        let bytes = self.read_range(range.clone()).await?;
+        let fetched = FetchedRanges::new(self.file.size, std::slice::from_ref(&range), vec![bytes]);
+        let mut loader = ParquetMetaDataReader::new_with_metadata((*footer).clone())
+            .with_page_index_policy(PageIndexPolicy::Optional);
+        let decoded = crate::io::parquet_scan::catch_decoder_panic(AssertUnwindSafe(|| {
+            loader.read_page_indexes_sized(&fetched, self.file.size)?;
+            loader.finish()
+        }));
+        let metadata = match decoded {
+            Ok(Ok(metadata)) => Arc::new(metadata),
+            _ => footer,
+        };
+        footer_cache_put(key, metadata.clone());
         Ok(metadata)
     }
 
@@ -180,6 +218,17 @@ fn decode_footer(file: &ObjectFile, buf: &[u8]) -> Result<ParquetMetaData> {
     }
 }
 
+/// The byte range holding every column and offset index of the file; `None` when it has none.
+fn page_index_range(metadata: &ParquetMetaData) -> Option<Range<u64>> {
+    let ranges = metadata
+        .row_groups()
+        .iter()
+        .flat_map(|rg| rg.columns())
+        .flat_map(|c| [c.column_index_range(), c.offset_index_range()])
+        .flatten();
+    ranges.reduce(|a, b| a.start.min(b.start)..a.end.max(b.end))
+}
+
 /// How many requests `get_ranges` makes for `ranges`, merging ranges less than the store's
 /// coalescing gap apart as `object_store` does.
 fn coalesced_request_count(ranges: &[Range<u64>]) -> u64 {
@@ -204,6 +253,8 @@ struct FooterKey {
     url: String,
     size: u64,
     version: Option<String>,
+    /// Whether the entry holds the page index too.
+    page_index: bool,
 }
 
 fn footer_cache() -> &'static Mutex<HashMap<FooterKey, Arc<ParquetMetaData>>> {

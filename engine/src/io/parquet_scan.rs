@@ -21,7 +21,9 @@ use arrow::array::{new_null_array, ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::compute::{can_cast_types, cast_with_options, CastOptions};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::ParquetMetaData;
 
@@ -54,6 +56,15 @@ pub fn catch_decoder_panic<T>(decode: impl FnOnce() -> T + UnwindSafe) -> std::t
     let result = catch_unwind(decode);
     DECODING.with(|flag| flag.set(was_decoding));
     result
+}
+
+/// The rows of a morsel's row groups that survive page pruning.
+#[derive(Debug, Clone)]
+pub struct PageSelection {
+    pub rows: RowSelection,
+    /// Pages of the filter columns considered, and of those pruned.
+    pub pages: u64,
+    pub pruned: u64,
 }
 
 /// A Parquet file planned for one scan.
@@ -138,6 +149,83 @@ impl ParquetFileScan {
         (0..n).filter(|i| keep[*i]).collect()
     }
 
+    /// Which rows of `row_groups` (in order, as the decoder counts them) the page index says
+    /// might satisfy every one of `pruners`, with the pages considered and pruned. `None` when
+    /// the file has no page index or no page can be skipped. Each filter column's pages are
+    /// tested on their own (columns cut pages at different rows), and the row ranges of the
+    /// surviving pages are intersected.
+    pub fn page_selection(
+        &self,
+        row_groups: &[usize],
+        pruners: &[&RowGroupPruner],
+        data_fields: &[Field],
+    ) -> Option<PageSelection> {
+        let index = self.metadata.metadata().page_index()?;
+        let mut columns: Vec<usize> = pruners.iter().flat_map(|p| p.columns()).collect();
+        columns.sort_unstable();
+        columns.dedup();
+        let mut selectors = Vec::new();
+        let (mut pages, mut pruned) = (0, 0);
+        for &rg in row_groups {
+            let rows = self.row_group_rows(rg) as usize;
+            let mut selection = RowSelection::from(vec![RowSelector::select(rows)]);
+            for &column in &columns {
+                let Some(stats) = data_fields.get(column).and_then(|f| self.page_statistics(index.as_ref(), rg, f))
+                else {
+                    continue;
+                };
+                let counts: Vec<usize> = stats.row_counts.iter().map(|c| c.unwrap_or(0) as usize).collect();
+                if counts.iter().sum::<usize>() != rows {
+                    continue;
+                }
+                let lookup = |c: usize| (c == column).then(|| stats.clone());
+                let mut keep = vec![true; counts.len()];
+                for pruner in pruners {
+                    for (k, m) in keep.iter_mut().zip(pruner.prune(counts.len(), &lookup)) {
+                        *k &= m;
+                    }
+                }
+                pages += counts.len() as u64;
+                pruned += keep.iter().filter(|k| !**k).count() as u64;
+                let column_selection: Vec<RowSelector> = counts
+                    .iter()
+                    .zip(&keep)
+                    .map(|(&n, &k)| if k { RowSelector::select(n) } else { RowSelector::skip(n) })
+                    .collect();
+                selection = selection.intersection(&RowSelection::from(column_selection));
+            }
+            selectors.extend(selection.iter().copied());
+        }
+        (pruned > 0).then(|| PageSelection { rows: RowSelection::from(selectors), pages, pruned })
+    }
+
+    /// Per-page statistics of a declared column in one row group, in its declared type (as
+    /// [`Self::column_statistics`] gives per row group).
+    fn page_statistics(
+        &self,
+        index: &dyn parquet::file::metadata::page_index::PageIndexProvider,
+        row_group: usize,
+        declared: &Field,
+    ) -> Option<ColumnStatistics> {
+        let file_schema = self.metadata.schema();
+        let root = find_field(file_schema, declared.name())?;
+        let parquet = self.metadata.metadata();
+        let descr = parquet.file_metadata().schema_descr();
+        let converter = StatisticsConverter::try_new(file_schema.field(root).name(), file_schema, descr)
+            .ok()?
+            .with_missing_null_counts_as_zero(false)
+            .with_column_orders(parquet.file_metadata().column_orders().map(|v| v.as_slice()));
+        let groups = [row_group];
+        let mins = converter.data_page_mins(index, groups.iter()).ok()?;
+        let maxes = converter.data_page_maxes(index, groups.iter()).ok()?;
+        Some(ColumnStatistics {
+            mins: statistics_in_declared_type(&mins, declared.data_type())?,
+            maxes: statistics_in_declared_type(&maxes, declared.data_type())?,
+            null_counts: converter.data_page_null_counts(index, groups.iter()).ok()?,
+            row_counts: converter.data_page_row_counts(index, parquet.row_groups(), groups.iter()).ok()??,
+        })
+    }
+
     /// Statistics of a declared column over all row groups, in its declared type, when usable.
     fn column_statistics(&self, declared: &Field) -> Option<ColumnStatistics> {
         let file_schema = self.metadata.schema();
@@ -192,6 +280,7 @@ impl ParquetFileScan {
     pub fn decode(
         &self,
         row_groups: &[usize],
+        selection: Option<&RowSelection>,
         fetched: FetchedRanges,
         batch_size: usize,
         out: &mut dyn FnMut(RecordBatch) -> Result<()>,
@@ -201,11 +290,14 @@ impl ParquetFileScan {
         }
         let corrupt = |message: String| self.object.data_error(format!("corrupt Parquet data: {message}"));
         let built = catch_decoder_panic(AssertUnwindSafe(|| {
-            ParquetRecordBatchReaderBuilder::new_with_metadata(fetched, self.metadata.clone())
+            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(fetched, self.metadata.clone())
                 .with_projection(self.mask.clone())
                 .with_row_groups(row_groups.to_vec())
-                .with_batch_size(batch_size.max(1))
-                .build()
+                .with_batch_size(batch_size.max(1));
+            match selection {
+                Some(selection) => builder.with_row_selection(selection.clone()).build(),
+                None => builder.build(),
+            }
         }));
         let mut reader = match built {
             Ok(Ok(reader)) => reader,

@@ -21,6 +21,7 @@ use tarn_catalog::{
 use tempfile::TempDir;
 
 use crate::error::EngineError;
+use crate::exec::runtime_filter::RuntimeFilter;
 use crate::exec::{ExecContext, Source};
 use crate::expr::functions::FunctionRegistry;
 use crate::io::metrics::ScanMetrics;
@@ -84,7 +85,16 @@ fn scan(table: Table, projection: Vec<usize>, filters: Vec<Expr>, partitions: Ve
         table.all_columns().map(|c| Field::new(&c.name, c.data_type.to_arrow(), true)).collect::<Vec<_>>(),
     ));
     let schema = Arc::new(table_schema.project(&projection).unwrap());
-    TableScan { table: Arc::new(table), table_schema, projection, filters, partitions, partitions_pruned: 0, schema }
+    TableScan {
+        table: Arc::new(table),
+        table_schema,
+        projection,
+        filters,
+        partitions,
+        partitions_pruned: 0,
+        schema,
+        statistics: Default::default(),
+    }
 }
 
 /// Opens the scan and reads every morsel on the rayon pool; batches in morsel order.
@@ -385,4 +395,153 @@ fn cancelled_queries_stop_reading() {
     f.ctx.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
     let err = run(&TableScanSource::new(&scan(t, vec![0], vec![], vec![])).unwrap(), &f.ctx).unwrap_err();
     assert!(matches!(err, EngineError::Cancelled));
+}
+
+/// A runtime filter published with the distinct `keys` (as a join build would), over column
+/// `column` of the table.
+fn published(column: usize, keys: ArrayRef) -> Arc<RuntimeFilter> {
+    let filter = Arc::new(RuntimeFilter::new(column));
+    filter.publish_from(&[keys]).unwrap();
+    filter
+}
+
+#[test]
+fn runtime_filters_prune_row_groups_and_drop_rows() {
+    let f = fixture();
+    let data = f.dir.path().join("data");
+    let qty: ArrayRef = Arc::new(Int64Array::from_iter_values((0..500).map(|i| i % 7)));
+    write_parquet(&data.join("p.parquet"), &batch(vec![("id", ids(500)), ("qty", qty)]), 100);
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint"), ("qty", "bigint")], &[], &[]);
+    let options = ScanOptions { min_morsel_rows: 0, prefetch_window: None };
+
+    // Build keys 120, 130, 350 (and a NULL): row groups 1 and 3 of 0..4 may hold them; of their
+    // 200 rows, 3 pass.
+    let keys: ArrayRef = Arc::new(Int64Array::from(vec![Some(350), None, Some(120), Some(130)]));
+    let source = TableScanSource::with_options(&scan(t.clone(), vec![0], vec![], vec![]), options)
+        .unwrap()
+        .with_runtime_filters(vec![published(0, keys)]);
+    let (morsels, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!(morsels, 2);
+    assert_eq!(col_i64(&out, 0), vec![Some(120), Some(130), Some(350)]);
+    let m = source.metrics();
+    assert_eq!(ScanMetrics::get(&m.row_groups_pruned), 3);
+    assert_eq!(ScanMetrics::get(&m.row_groups_pruned_runtime), 3);
+    assert_eq!(ScanMetrics::get(&m.rows_decoded), 200);
+    assert_eq!(ScanMetrics::get(&m.rows_runtime_filtered), 197);
+    let text = source.describe();
+    assert!(text.contains("runtime_filters=[id]"), "{text}");
+    assert!(text.contains("runtime_filters=1 (files_pruned=0 row_groups_pruned=3 rows_dropped=197)"), "{text}");
+
+    // Pushed filters prune first; the runtime filter counts only what it prunes beyond them.
+    let keys: ArrayRef = Arc::new(Int64Array::from_iter_values(150..450));
+    let source = TableScanSource::with_options(
+        &scan(t.clone(), vec![0], vec![cmp(0, BinaryOp::Lt, ScalarValue::Int64(Some(300)))], vec![]),
+        options,
+    )
+    .unwrap()
+    .with_runtime_filters(vec![published(0, keys)]);
+    let (_, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!(out.num_rows(), 150);
+    assert_eq!(ScanMetrics::get(&source.metrics().row_groups_pruned), 3);
+    assert_eq!(ScanMetrics::get(&source.metrics().row_groups_pruned_runtime), 1);
+
+    // A column without useful statistics ordering still filters rows; an unpublished filter
+    // (its build never ran) changes nothing.
+    let source = TableScanSource::with_options(&scan(t.clone(), vec![0, 1], vec![], vec![]), options)
+        .unwrap()
+        .with_runtime_filters(vec![published(1, Arc::new(Int64Array::from(vec![6]))), Arc::new(RuntimeFilter::new(0))]);
+    let (_, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!(out.num_rows(), (0..500).filter(|i| i % 7 == 6).count());
+    assert_eq!(ScanMetrics::get(&source.metrics().runtime_filters), 1);
+
+    // An empty build side: nothing is read at all.
+    let source = TableScanSource::with_options(&scan(t, vec![0], vec![], vec![]), options)
+        .unwrap()
+        .with_runtime_filters(vec![published(0, Arc::new(Int64Array::from(vec![None::<i64>])))]);
+    let (morsels, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!((morsels, out.num_rows()), (0, 0));
+    assert_eq!(ScanMetrics::get(&source.metrics().files_pruned_runtime), 1);
+    assert_eq!(ScanMetrics::get(&source.metrics().requests), 0);
+}
+
+#[test]
+fn runtime_filters_on_partition_keys_skip_files() {
+    let f = fixture();
+    let data = f.dir.path().join("sales");
+    for (day, n) in [("2024-01-01", 2), ("2024-01-02", 3), ("2024-01-05", 4)] {
+        write_parquet(&data.join(format!("dt={day}/0.parquet")), &batch(vec![("id", ids(n))]), 100);
+    }
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint")], &[("dt", "date")], &[]);
+    let partition = |dt: &str| Partition {
+        values: vec![dt.into()],
+        location: url(&data.join(format!("dt={dt}"))),
+        parameters: Parameters::new(),
+        created_at: 0,
+    };
+    let partitions = vec![partition("2024-01-01"), partition("2024-01-02"), partition("2024-01-05")];
+    // Build days 2024-01-01 and 2024-01-03 (19723, 19725): the range keeps 01-01 and 01-02, the
+    // value set only 01-01.
+    let days: ArrayRef = Arc::new(arrow::array::Date32Array::from(vec![19723, 19725]));
+    let source = TableScanSource::new(&scan(t, vec![0, 1], vec![], partitions))
+        .unwrap()
+        .with_runtime_filters(vec![published(1, days)]);
+    let (_, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!(col_i64(&out, 0), vec![Some(0), Some(1)]);
+    assert_eq!(ScanMetrics::get(&source.metrics().files_pruned_runtime), 2);
+    assert_eq!(ScanMetrics::get(&source.metrics().rows_decoded), 2);
+}
+
+/// Writes `batch` in row groups of `row_group_rows` and data pages of 10 rows, with the page
+/// index (column and offset indexes) the writer adds by default.
+fn write_parquet_small_pages(path: &Path, batch: &RecordBatch, row_group_rows: usize) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_data_page_row_count_limit(10)
+        .set_write_batch_size(10)
+        .set_dictionary_enabled(false)
+        .build();
+    let mut writer = ArrowWriter::try_new(fs::File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn page_index_skips_pages_of_kept_row_groups() {
+    let f = fixture();
+    let data = f.dir.path().join("data");
+    let names: ArrayRef = Arc::new(StringArray::from_iter_values((0..500).map(|i| format!("n{i:03}"))));
+    write_parquet_small_pages(&data.join("p.parquet"), &batch(vec![("id", ids(500)), ("name", names)]), 100);
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint"), ("name", "string")], &[], &[]);
+    let options = ScanOptions { min_morsel_rows: 0, prefetch_window: None };
+
+    // id BETWEEN 253 AND 258: row group 2 of 5, and of its 10 pages only [250, 259].
+    let filters = vec![
+        cmp(0, BinaryOp::GtEq, ScalarValue::Int64(Some(253))),
+        cmp(0, BinaryOp::LtEq, ScalarValue::Int64(Some(258))),
+    ];
+    let source = TableScanSource::with_options(&scan(t.clone(), vec![1], filters, vec![]), options).unwrap();
+    let (_, out) = run(&source, &f.ctx).unwrap();
+    let names: Vec<&str> = out.column(0).as_string::<i32>().iter().flatten().collect();
+    assert_eq!(names, vec!["n253", "n254", "n255", "n256", "n257", "n258"]);
+    let m = source.metrics();
+    assert_eq!((ScanMetrics::get(&m.row_groups_pruned), ScanMetrics::get(&m.rows_decoded)), (4, 10));
+    assert_eq!((ScanMetrics::get(&m.pages_total), ScanMetrics::get(&m.pages_pruned)), (10, 9));
+    assert!(source.describe().contains("pages=1 kept/9 pruned"), "{}", source.describe());
+
+    // A runtime filter's value set prunes pages too: 120 and 130 in row group 1, 350 in 3.
+    let keys: ArrayRef = Arc::new(Int64Array::from(vec![350, 120, 130]));
+    let source = TableScanSource::with_options(&scan(t.clone(), vec![0, 1], vec![], vec![]), options)
+        .unwrap()
+        .with_runtime_filters(vec![published(0, keys)]);
+    let (_, out) = run(&source, &f.ctx).unwrap();
+    assert_eq!(col_i64(&out, 0), vec![Some(120), Some(130), Some(350)]);
+    let m = source.metrics();
+    assert_eq!((ScanMetrics::get(&m.pages_total), ScanMetrics::get(&m.pages_pruned)), (20, 17));
+    assert_eq!((ScanMetrics::get(&m.rows_decoded), ScanMetrics::get(&m.rows_runtime_filtered)), (30, 27));
+
+    // Without filters the page index is not even read.
+    let source = TableScanSource::with_options(&scan(t, vec![0], vec![], vec![]), options).unwrap();
+    assert_eq!(run(&source, &f.ctx).unwrap().1.num_rows(), 500);
+    assert_eq!(ScanMetrics::get(&source.metrics().pages_total), 0);
 }

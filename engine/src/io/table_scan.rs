@@ -1,7 +1,8 @@
 //! The table scan source: lists a table's files when opened, plans morsels (Parquet row-group
 //! runs pruned by statistics, whole text files), prefetches their bytes on the I/O runtime and
 //! decodes them on the workers into batches of the scan's projected schema, with partition keys
-//! filled in as constants and the pushed-down filters applied exactly.
+//! filled in as constants and the pushed-down filters applied exactly. Runtime filters from
+//! joins above (see `runtime_pruning`) prune partitions and row groups and drop rows too.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,9 +11,11 @@ use arrow::compute::{and, cast_with_options, filter_record_batch, CastOptions};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt, TryStreamExt};
+use parquet::arrow::arrow_reader::RowSelection;
 use tarn_catalog::{DataFormat, HIVE_DEFAULT_PARTITION};
 
 use crate::error::{EngineError, Result};
+use crate::exec::runtime_filter::RuntimeFilter;
 use crate::exec::{ExecContext, Morsels, Source};
 use crate::expr::planner::create_physical_expr;
 use crate::expr::{ColumnarValue, PhysicalExprRef};
@@ -26,6 +29,7 @@ use crate::io::parquet_scan::ParquetFileScan;
 use crate::io::prefetch::{FetchFn, Prefetcher};
 use crate::io::pruning::RowGroupPruner;
 use crate::io::runtime::block_on_io;
+use crate::io::runtime_pruning::{RuntimeRestriction, ScanColumns};
 use crate::plan::{Expr, ScalarValue, TableScan};
 
 /// Footers read at once when opening a Parquet scan.
@@ -75,6 +79,8 @@ pub struct TableScanSource {
     metrics: Arc<ScanMetrics>,
     /// Files listed by the last `open`, for `describe`.
     listed_files: Mutex<Option<usize>>,
+    /// Filters joins above this scan publish before it opens.
+    runtime_filters: Vec<Arc<RuntimeFilter>>,
 }
 
 impl TableScanSource {
@@ -138,7 +144,14 @@ impl TableScanSource {
             format,
             metrics: Arc::new(ScanMetrics::default()),
             listed_files: Mutex::new(None),
+            runtime_filters: Vec::new(),
         })
+    }
+
+    /// Adds runtime filters (each over a column of `table_schema`), read when the scan opens.
+    pub fn with_runtime_filters(mut self, filters: Vec<Arc<RuntimeFilter>>) -> TableScanSource {
+        self.runtime_filters.extend(filters);
+        self
     }
 
     /// The scan's I/O and pruning counters (cumulative over its executions).
@@ -215,6 +228,15 @@ impl Source for TableScanSource {
     }
 
     fn open(&self, ctx: &ExecContext) -> Result<Box<dyn Morsels>> {
+        let columns = ScanColumns {
+            table_schema: &self.scan.table_schema,
+            data_count: self.data_fields.len(),
+            read_columns: &self.read_columns,
+            read_schema: &self.read_schema,
+        };
+        let runtime = RuntimeRestriction::new(&self.runtime_filters, &columns, &ctx.functions)?;
+        ScanMetrics::add(&self.metrics.runtime_filters, runtime.published as u64);
+        let constants = self.partition_constants()?;
         let table = self.scan.table.clone();
         let partitions = self.scan.partitions.clone();
         let catalog = ctx.catalog.clone();
@@ -223,16 +245,19 @@ impl Source for TableScanSource {
             block_on_io(&ctx.io, async move { list_table_files(&table, &partitions, &catalog, &stores).await })??;
         *self.listed_files.lock().unwrap_or_else(|p| p.into_inner()) = Some(files.len());
         ScanMetrics::add(&self.metrics.files, files.len() as u64);
+        let files = self.runtime_kept_files(files, &runtime)?;
         let filters = self
             .filters
             .iter()
             .map(|f| create_physical_expr(f, &self.read_schema, &ctx.functions))
             .collect::<Result<Vec<_>>>()?;
         let morsels = match &self.format {
-            FormatReader::Parquet => self.plan_parquet(ctx, &files)?,
-            FormatReader::Csv(_) => {
-                files.iter().cloned().map(|file| Morsel { file, row_groups: Vec::new(), parquet: None }).collect()
-            }
+            FormatReader::Parquet => self.plan_parquet(ctx, &files, &runtime.pruner)?,
+            FormatReader::Csv(_) => files
+                .iter()
+                .cloned()
+                .map(|file| Morsel { file, row_groups: Vec::new(), parquet: None, selection: None })
+                .collect(),
         };
         let morsels = Arc::new(morsels);
         let window = self.options.prefetch_window.unwrap_or_else(|| 2 * rayon::current_num_threads());
@@ -241,8 +266,9 @@ impl Source for TableScanSource {
             prefetcher: Prefetcher::start(ctx.io.clone(), morsels.len(), window, fetch),
             morsels,
             format: self.format.clone(),
-            constants: self.partition_constants()?,
+            constants,
             filters,
+            runtime,
             read_schema: self.read_schema.clone(),
             data_schema: self.data_schema.clone(),
             data_count: self.data_fields.len(),
@@ -263,10 +289,14 @@ impl Source for TableScanSource {
             table.storage.format.as_str(),
             columns.join(", ")
         );
+        let names = |i: usize| self.scan.table_schema.field(i).name().clone();
         if !self.scan.filters.is_empty() {
-            let names = |i: usize| self.scan.table_schema.field(i).name().clone();
             let filters: Vec<String> = self.scan.filters.iter().map(|f| render_expr(f, &names)).collect();
             text.push_str(&format!(" filters=[{}]", filters.join(", ")));
+        }
+        if !self.runtime_filters.is_empty() {
+            let columns: Vec<String> = self.runtime_filters.iter().map(|f| names(f.column)).collect();
+            text.push_str(&format!(" runtime_filters=[{}]", columns.join(", ")));
         }
         if table.is_partitioned() {
             let read = self.scan.partitions.len();
@@ -285,13 +315,53 @@ impl TableScanSource {
         format!("TableScan {}.{}", self.scan.table.database, self.scan.table.name).into()
     }
 
-    /// Reads the footers of all files (concurrently, on the I/O runtime), prunes row groups and
-    /// cuts the kept ones into morsels.
-    fn plan_parquet(&self, ctx: &ExecContext, files: &[ScanFile]) -> Result<Vec<Morsel>> {
+    /// The listed files the runtime filters leave: none when a build side was empty, and only
+    /// those whose partition values can meet a join partner.
+    fn runtime_kept_files(&self, mut files: Vec<ScanFile>, runtime: &RuntimeRestriction) -> Result<Vec<ScanFile>> {
+        let listed = files.len();
+        if runtime.empty {
+            files.clear();
+        } else {
+            let data_count = self.data_fields.len();
+            let key_fields: Vec<Field> =
+                self.scan.table_schema.fields()[data_count..].iter().map(|f| f.as_ref().clone()).collect();
+            let partition_values: Vec<Vec<ScalarValue>> = self
+                .scan
+                .partitions
+                .iter()
+                .map(|p| {
+                    key_fields
+                        .iter()
+                        .enumerate()
+                        .map(|(k, field)| {
+                            partition_value(p.values.get(k).map(String::as_str), field)
+                                .or_else(|_| ScalarValue::null_of(field.data_type()))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<_>>()?;
+            let mut keep = Vec::with_capacity(partition_values.len());
+            for values in &partition_values {
+                keep.push(runtime.keeps_partition(values, &key_fields)?);
+            }
+            files.retain(|f| f.partition.is_none_or(|p| keep.get(p).copied().unwrap_or(true)));
+        }
+        let pruned = (listed - files.len()) as u64;
+        ScanMetrics::add(&self.metrics.files_pruned, pruned);
+        ScanMetrics::add(&self.metrics.files_pruned_runtime, pruned);
+        Ok(files)
+    }
+
+    /// Reads the footers of all files (concurrently, on the I/O runtime), prunes row groups (by
+    /// the pushed filters' and then the runtime filters' statistics) and cuts the kept ones into
+    /// morsels.
+    fn plan_parquet(&self, ctx: &ExecContext, files: &[ScanFile], runtime: &RowGroupPruner) -> Result<Vec<Morsel>> {
         let metrics = self.metrics.clone();
         let budget = ctx.scan_budget.clone();
         let label = self.label();
         let data_schema = self.data_schema.clone();
+        // The page index costs a request per file: read it only when some filter can use it.
+        let page_index = !self.pruner.is_empty() || !runtime.is_empty();
         let objects: Vec<_> = files.iter().map(|f| f.object.clone()).collect();
         let planned: Vec<ParquetFileScan> = block_on_io(&ctx.io, async move {
             futures::stream::iter(objects)
@@ -302,7 +372,10 @@ impl TableScanSource {
                     let data_schema = data_schema.clone();
                     async move {
                         let mut reader = ObjectReader::new(object.clone(), metrics).with_budget(budget, label);
-                        let footer = reader.parquet_metadata().await?;
+                        let footer = match page_index {
+                            true => reader.parquet_metadata_with_page_index().await?,
+                            false => reader.parquet_metadata().await?,
+                        };
                         ParquetFileScan::plan(object, footer, data_schema)
                     }
                 })
@@ -313,31 +386,49 @@ impl TableScanSource {
         let mut morsels = Vec::new();
         for (file, parquet) in files.iter().zip(planned) {
             let parquet = Arc::new(parquet);
-            let kept = parquet.prune_row_groups(&self.pruner, &self.data_fields);
+            let by_statistics = parquet.prune_row_groups(&self.pruner, &self.data_fields);
+            let by_runtime = parquet.prune_row_groups(runtime, &self.data_fields);
+            let kept: Vec<usize> =
+                by_statistics.iter().copied().filter(|rg| by_runtime.binary_search(rg).is_ok()).collect();
             ScanMetrics::add(&self.metrics.row_groups_total, parquet.num_row_groups() as u64);
             ScanMetrics::add(&self.metrics.row_groups_pruned, (parquet.num_row_groups() - kept.len()) as u64);
+            ScanMetrics::add(&self.metrics.row_groups_pruned_runtime, (by_statistics.len() - kept.len()) as u64);
             if kept.is_empty() {
                 ScanMetrics::add(&self.metrics.files_pruned, 1);
             }
             let mut run: Vec<usize> = Vec::new();
             let mut rows = 0;
-            for rg in kept {
-                run.push(rg);
-                rows += parquet.row_group_rows(rg);
-                if rows >= self.options.min_morsel_rows {
-                    morsels.push(Morsel {
-                        file: file.clone(),
-                        row_groups: std::mem::take(&mut run),
-                        parquet: Some(parquet.clone()),
-                    });
+            for (i, rg) in kept.iter().enumerate() {
+                run.push(*rg);
+                rows += parquet.row_group_rows(*rg);
+                if rows >= self.options.min_morsel_rows || i + 1 == kept.len() {
+                    let row_groups = std::mem::take(&mut run);
+                    morsels.push(self.parquet_morsel(file, &parquet, row_groups, runtime, page_index));
                     rows = 0;
                 }
             }
-            if !run.is_empty() {
-                morsels.push(Morsel { file: file.clone(), row_groups: run, parquet: Some(parquet.clone()) });
-            }
         }
         Ok(morsels)
+    }
+
+    /// A morsel of `row_groups` of one file, with the rows its pages can skip when the page
+    /// index rules some out.
+    fn parquet_morsel(
+        &self,
+        file: &ScanFile,
+        parquet: &Arc<ParquetFileScan>,
+        row_groups: Vec<usize>,
+        runtime: &RowGroupPruner,
+        page_index: bool,
+    ) -> Morsel {
+        let selection = page_index
+            .then(|| parquet.page_selection(&row_groups, &[&self.pruner, runtime], &self.data_fields))
+            .flatten();
+        if let Some(selection) = &selection {
+            ScanMetrics::add(&self.metrics.pages_total, selection.pages);
+            ScanMetrics::add(&self.metrics.pages_pruned, selection.pruned);
+        }
+        Morsel { file: file.clone(), row_groups, parquet: Some(parquet.clone()), selection: selection.map(|s| s.rows) }
     }
 }
 
@@ -347,6 +438,8 @@ struct Morsel {
     file: ScanFile,
     row_groups: Vec<usize>,
     parquet: Option<Arc<ParquetFileScan>>,
+    /// The rows of `row_groups` left after page pruning; `None`: all of them.
+    selection: Option<RowSelection>,
 }
 
 /// The bytes a morsel needs, fetched ahead.
@@ -390,6 +483,7 @@ struct OpenedScan {
     /// Per scan partition, the values of the partition keys read.
     constants: Vec<Vec<ScalarValue>>,
     filters: Vec<PhysicalExprRef>,
+    runtime: RuntimeRestriction,
     read_schema: SchemaRef,
     data_schema: SchemaRef,
     data_count: usize,
@@ -424,7 +518,7 @@ impl Morsels for OpenedScan {
         };
         match (&self.format, bytes, &morsel.parquet) {
             (FormatReader::Parquet, MorselBytes::Parquet(fetched), Some(parquet)) => {
-                parquet.decode(&morsel.row_groups, fetched, ctx.batch_size, &mut emit)
+                parquet.decode(&morsel.row_groups, morsel.selection.as_ref(), fetched, ctx.batch_size, &mut emit)
             }
             (FormatReader::Csv(decoder), MorselBytes::Text(text), _) => {
                 decoder.decode(&morsel.file.object, text, ctx.batch_size, &mut emit)
@@ -459,7 +553,16 @@ impl OpenedScan {
             .collect::<Result<_>>()?;
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         let mut batch = RecordBatch::try_new_with_options(self.read_schema.clone(), columns, &options)?;
-        if let Some(mask) = self.filter_mask(&batch)? {
+        let runtime_mask = self.runtime.row_mask(&batch)?;
+        if let Some(mask) = &runtime_mask {
+            // `true_count` counts valid set bits only: a NULL (a NULL key) is dropped too.
+            ScanMetrics::add(&self.metrics.rows_runtime_filtered, (mask.len() - mask.true_count()) as u64);
+        }
+        let mask = match (runtime_mask, self.filter_mask(&batch)?) {
+            (Some(r), Some(f)) => Some(and(&r, &f)?),
+            (r, f) => r.or(f),
+        };
+        if let Some(mask) = mask.filter(|m| m.null_count() > 0 || m.true_count() < m.len()) {
             batch = filter_record_batch(&batch, &mask)?;
         }
         let columns = self.output_columns.iter().map(|&i| batch.column(i).clone()).collect();

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Int32Array, StringArray};
+use arrow::array::{Array, Int32Array, StringArray};
+use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::DataType;
 
 use crate::error::{EngineError, Result};
@@ -34,45 +35,104 @@ pub fn register(registry: &mut FunctionRegistry) {
     registry.register_scalar(Arc::new(Concat));
 }
 
-/// Applies `f` row by row to text columns, NULL in any argument giving NULL.
+/// One argument of a row-wise function: a column, or a constant read once rather than repeated
+/// for every row.
+enum Arg<C, V> {
+    Column(C),
+    Constant(Option<V>),
+}
+
+/// Applies `f` row by row to text columns, NULL in any argument giving NULL. `f` appends the
+/// row's result to the output buffer it is given, so no row allocates a `String` of its own.
 pub(crate) fn map_rows(
     args: &[ColumnarValue],
     num_rows: usize,
-    f: impl Fn(&[&str], &[i64]) -> Result<String>,
+    f: impl Fn(&[&str], &[i64], &mut String) -> Result<()>,
     text_count: usize,
 ) -> Result<ColumnarValue> {
-    let texts = args[..text_count].iter().map(|a| string_arg(a, num_rows)).collect::<Result<Vec<_>>>()?;
-    let ints = args[text_count..].iter().map(|a| int_values(a, num_rows)).collect::<Result<Vec<_>>>()?;
-    let mut out = Vec::with_capacity(num_rows);
-    let mut t = Vec::with_capacity(texts.len());
-    let mut n = Vec::with_capacity(ints.len());
+    let texts = args[..text_count]
+        .iter()
+        .map(|a| match a {
+            ColumnarValue::Scalar(_) => {
+                let one = string_arg(a, 1)?;
+                Ok(Arg::Constant(one.is_valid(0).then(|| one.value(0).to_string())))
+            }
+            ColumnarValue::Array(_) => Ok(Arg::Column(string_arg(a, num_rows)?)),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ints = args[text_count..]
+        .iter()
+        .map(|a| match a {
+            ColumnarValue::Scalar(_) => Ok(Arg::Constant(int_values(a, 1)?[0])),
+            ColumnarValue::Array(_) => Ok(Arg::Column(int_values(a, num_rows)?)),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut buffer = String::new();
+    let mut offsets: Vec<i32> = Vec::with_capacity(num_rows + 1);
+    offsets.push(0);
+    let mut valid = Vec::with_capacity(num_rows);
+    let mut t: Vec<&str> = Vec::with_capacity(texts.len());
+    let mut n: Vec<i64> = Vec::with_capacity(ints.len());
     for row in 0..num_rows {
         t.clear();
         n.clear();
-        let all_valid =
-            texts.iter().all(|a| arrow::array::Array::is_valid(a, row)) && ints.iter().all(|v| v[row].is_some());
-        if !all_valid {
-            out.push(None);
-            continue;
+        for text in &texts {
+            match text {
+                Arg::Column(a) if a.is_valid(row) => t.push(a.value(row)),
+                Arg::Constant(Some(v)) => t.push(v),
+                _ => break,
+            }
         }
-        t.extend(texts.iter().map(|a| a.value(row)));
-        n.extend(ints.iter().filter_map(|v| v[row]));
-        out.push(Some(f(&t, &n)?));
+        for int in &ints {
+            match int {
+                Arg::Column(v) => n.extend(v[row]),
+                Arg::Constant(v) => n.extend(*v),
+            }
+        }
+        let all_valid = t.len() == texts.len() && n.len() == ints.len();
+        if all_valid {
+            f(&t, &n, &mut buffer)?;
+        }
+        valid.push(all_valid);
+        let end = i32::try_from(buffer.len())
+            .map_err(|_| EngineError::execution("a text result column is larger than 2 GiB"))?;
+        offsets.push(end);
     }
-    Ok(ColumnarValue::Array(Arc::new(StringArray::from(out))))
+    let nulls = NullBuffer::from(valid);
+    let nulls = (nulls.null_count() > 0).then_some(nulls);
+    let out = StringArray::try_new(OffsetBuffer::new(offsets.into()), buffer.into_bytes().into(), nulls)?;
+    Ok(ColumnarValue::Array(Arc::new(out)))
 }
 
 /// The characters of `s` from 0-based character `start` (may be negative) for `len` characters
-/// (`None`: to the end), clipped to the string, SQL-style.
-fn char_slice(s: &str, start: i64, len: Option<i64>) -> String {
+/// (`None`: to the end), clipped to the string, SQL-style; a slice of `s`, found by byte
+/// offsets when `s` is ASCII.
+fn char_slice(s: &str, start: i64, len: Option<i64>) -> &str {
     let end = len.map(|l| start.saturating_add(l));
     let from = start.max(0) as usize;
     let take = match end {
-        Some(e) if e <= 0 => return String::new(),
+        Some(e) if e <= 0 => return "",
         Some(e) => (e as usize).saturating_sub(from),
         None => usize::MAX,
     };
-    s.chars().skip(from).take(take).collect()
+    if s.is_ascii() {
+        let from = from.min(s.len());
+        return &s[from..from.saturating_add(take).min(s.len())];
+    }
+    let byte_at = |chars: usize| s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i);
+    let begin = byte_at(from);
+    let rest = &s[begin..];
+    let stop = rest.char_indices().nth(take).map_or(rest.len(), |(i, _)| i);
+    &rest[..stop]
+}
+
+/// Characters in `s` (bytes when ASCII).
+fn char_count(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
 }
 
 /// `LEFT(s, n)`: the first `n` characters; a negative `n` drops the last `|n|` (PostgreSQL).
@@ -95,9 +155,10 @@ impl ScalarFunction for Left {
         map_rows(
             args,
             num_rows,
-            |t, n| {
-                let len = if n[0] >= 0 { n[0] } else { (t[0].chars().count() as i64 + n[0]).max(0) };
-                Ok(char_slice(t[0], 0, Some(len)))
+            |t, n, out| {
+                let len = if n[0] >= 0 { n[0] } else { (char_count(t[0]) as i64 + n[0]).max(0) };
+                out.push_str(char_slice(t[0], 0, Some(len)));
+                Ok(())
             },
             1,
         )
@@ -124,10 +185,12 @@ impl ScalarFunction for Right {
         map_rows(
             args,
             num_rows,
-            |t, n| {
-                let chars = t[0].chars().count() as i64;
-                let start = if n[0] >= 0 { (chars - n[0]).max(0) } else { (-n[0]).min(chars) };
-                Ok(char_slice(t[0], start, None))
+            |t, n, out| {
+                let chars = char_count(t[0]) as i64;
+                let start =
+                    if n[0] >= 0 { chars.saturating_sub(n[0]).max(0) } else { n[0].saturating_neg().min(chars) };
+                out.push_str(char_slice(t[0], start, None));
+                Ok(())
             },
             1,
         )
@@ -156,12 +219,13 @@ impl ScalarFunction for Substring {
         map_rows(
             args,
             num_rows,
-            |t, n| {
+            |t, n, out| {
                 let len = n.get(1).copied();
                 if len.is_some_and(|l| l < 0) {
                     return Err(EngineError::execution("substring: negative substring length not allowed"));
                 }
-                Ok(char_slice(t[0], n[0].saturating_sub(1), len))
+                out.push_str(char_slice(t[0], n[0].saturating_sub(1), len));
+                Ok(())
             },
             1,
         )
@@ -183,7 +247,7 @@ impl ScalarFunction for Length {
 
     fn invoke(&self, args: &[ColumnarValue], num_rows: usize) -> Result<ColumnarValue> {
         let text = string_arg(&args[0], num_rows)?;
-        let out: Int32Array = text.iter().map(|v| v.map(|s| s.chars().count() as i32)).collect();
+        let out: Int32Array = text.iter().map(|v| v.map(|s| char_count(s) as i32)).collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
 }
@@ -205,7 +269,15 @@ impl ScalarFunction for CaseMap {
     }
 
     fn invoke(&self, args: &[ColumnarValue], num_rows: usize) -> Result<ColumnarValue> {
-        map_rows(args, num_rows, |t, _| Ok((self.map)(t[0])), 1)
+        map_rows(
+            args,
+            num_rows,
+            |t, _, out| {
+                out.push_str(&(self.map)(t[0]));
+                Ok(())
+            },
+            1,
+        )
     }
 }
 
@@ -232,16 +304,17 @@ impl ScalarFunction for Trim {
         map_rows(
             args,
             num_rows,
-            |t, _| {
-                let set: Vec<char> = t.get(1).map_or_else(|| vec![' '], |c| c.chars().collect());
+            |t, _, out| {
+                let set: &[char] = &t.get(1).map_or_else(|| vec![' '], |c| c.chars().collect::<Vec<_>>());
                 let mut s = t[0];
                 if self.start {
-                    s = s.trim_start_matches(set.as_slice());
+                    s = s.trim_start_matches(set);
                 }
                 if self.end {
-                    s = s.trim_end_matches(set.as_slice());
+                    s = s.trim_end_matches(set);
                 }
-                Ok(s.to_string())
+                out.push_str(s);
+                Ok(())
             },
             args.len(),
         )
@@ -266,7 +339,21 @@ impl ScalarFunction for Replace {
         map_rows(
             args,
             num_rows,
-            |t, _| Ok(if t[1].is_empty() { t[0].to_string() } else { t[0].replace(t[1], t[2]) }),
+            |t, _, out| {
+                if t[1].is_empty() {
+                    out.push_str(t[0]);
+                } else {
+                    // `str::replace`, appending in place.
+                    let mut last = 0;
+                    for (at, found) in t[0].match_indices(t[1]) {
+                        out.push_str(&t[0][last..at]);
+                        out.push_str(t[2]);
+                        last = at + found.len();
+                    }
+                    out.push_str(&t[0][last..]);
+                }
+                Ok(())
+            },
             3,
         )
     }
@@ -287,7 +374,15 @@ impl ScalarFunction for Concat {
     }
 
     fn invoke(&self, args: &[ColumnarValue], num_rows: usize) -> Result<ColumnarValue> {
-        map_rows(args, num_rows, |t, _| Ok(t.concat()), args.len())
+        map_rows(
+            args,
+            num_rows,
+            |t, _, out| {
+                t.iter().for_each(|s| out.push_str(s));
+                Ok(())
+            },
+            args.len(),
+        )
     }
 }
 
@@ -295,7 +390,7 @@ impl ScalarFunction for Concat {
 mod tests {
     use super::*;
     use crate::plan::ScalarValue;
-    use arrow::array::{Array, AsArray};
+    use arrow::array::AsArray;
 
     fn text(v: &[Option<&str>]) -> ColumnarValue {
         ColumnarValue::Array(Arc::new(StringArray::from(v.to_vec())))
@@ -329,6 +424,26 @@ mod tests {
         let sub = Substring.invoke(&[text(&[Some("héllo")]), int(2)], 1).unwrap();
         assert_eq!(strings(sub, 1), vec![s("éllo")]);
         assert!(Substring.invoke(&[text(&[Some("x")]), int(1), int(-1)], 1).is_err());
+    }
+
+    #[test]
+    fn constant_text_and_column_lengths() {
+        let word = ColumnarValue::Scalar(ScalarValue::Utf8(Some("héllo".into())));
+        let lengths =
+            ColumnarValue::Array(Arc::new(arrow::array::Int64Array::from(vec![Some(1), Some(-2), None, Some(9)])));
+        let out = Left.invoke(&[word.clone(), lengths.clone()], 4).unwrap();
+        assert_eq!(strings(out, 4), vec![s("h"), s("hél"), None, s("héllo")]);
+        let out = Right.invoke(&[word.clone(), lengths], 4).unwrap();
+        assert_eq!(strings(out, 4), vec![s("o"), s("llo"), None, s("héllo")]);
+        let null_len = ColumnarValue::Scalar(ScalarValue::Int64(None));
+        assert_eq!(strings(Substring.invoke(&[word.clone(), int(2), null_len], 2).unwrap(), 2), vec![None, None]);
+        let out = Substring.invoke(&[word, int(i64::MIN), int(i64::MAX)], 1).unwrap();
+        assert_eq!(strings(out, 1), vec![s("")]);
+        let out = Right.invoke(&[text(&[Some("abc")]), int(i64::MIN)], 1).unwrap();
+        assert_eq!(strings(out, 1), vec![s("")]);
+        let ascii = text(&[Some("13-555"), Some("9"), Some("")]);
+        let out = Substring.invoke(&[ascii, int(1), int(2)], 3).unwrap();
+        assert_eq!(strings(out, 3), vec![s("13"), s("9"), s("")]);
     }
 
     #[test]

@@ -62,19 +62,27 @@ impl ScalarFunction for Pad {
         map_rows(
             &ordered,
             num_rows,
-            |t, n| {
+            |t, n, out| {
                 let target = n[0];
                 if target > MAX_RESULT_CHARS {
                     return Err(too_long(self.name, target));
                 }
                 let target = target.max(0) as usize;
-                let fill: Vec<char> = t.get(1).map_or_else(|| vec![' '], |f| f.chars().collect());
+                let fill = t.get(1).copied().unwrap_or(" ");
                 let length = t[0].chars().count();
                 if length >= target || fill.is_empty() {
-                    return Ok(t[0].chars().take(target).collect());
+                    out.extend(t[0].chars().take(target));
+                    return Ok(());
                 }
-                let padding: String = fill.iter().cycle().take(target - length).collect();
-                Ok(if self.left { padding + t[0] } else { t[0].to_string() + &padding })
+                let padding = fill.chars().cycle().take(target - length);
+                if self.left {
+                    out.extend(padding);
+                    out.push_str(t[0]);
+                } else {
+                    out.push_str(t[0]);
+                    out.extend(padding);
+                }
+                Ok(())
             },
             text_count,
         )
@@ -95,7 +103,15 @@ impl ScalarFunction for Reverse {
     }
 
     fn invoke(&self, args: &[ColumnarValue], num_rows: usize) -> Result<ColumnarValue> {
-        map_rows(args, num_rows, |t, _| Ok(t[0].chars().rev().collect()), 1)
+        map_rows(
+            args,
+            num_rows,
+            |t, _, out| {
+                out.extend(t[0].chars().rev());
+                Ok(())
+            },
+            1,
+        )
     }
 }
 
@@ -119,13 +135,14 @@ impl ScalarFunction for Repeat {
         map_rows(
             args,
             num_rows,
-            |t, n| {
+            |t, n, out| {
                 let times = n[0].max(0);
                 let total = times.saturating_mul(t[0].chars().count() as i64);
                 if total > MAX_RESULT_CHARS {
                     return Err(too_long(self.name(), total));
                 }
-                Ok(t[0].repeat(times as usize))
+                (0..times).for_each(|_| out.push_str(t[0]));
+                Ok(())
             },
             1,
         )
@@ -150,8 +167,7 @@ impl ScalarFunction for InitCap {
         map_rows(
             args,
             num_rows,
-            |t, _| {
-                let mut out = String::with_capacity(t[0].len());
+            |t, _, out| {
                 let mut in_word = false;
                 for c in t[0].chars() {
                     if in_word {
@@ -161,7 +177,7 @@ impl ScalarFunction for InitCap {
                     }
                     in_word = c.is_alphanumeric();
                 }
-                Ok(out)
+                Ok(())
             },
             1,
         )
@@ -187,16 +203,14 @@ impl ScalarFunction for Translate {
         map_rows(
             args,
             num_rows,
-            |t, _| {
+            |t, _, out| {
                 let from: Vec<char> = t[1].chars().collect();
                 let to: Vec<char> = t[2].chars().collect();
-                Ok(t[0]
-                    .chars()
-                    .filter_map(|c| match from.iter().position(|f| *f == c) {
-                        Some(i) => to.get(i).copied(),
-                        None => Some(c),
-                    })
-                    .collect())
+                out.extend(t[0].chars().filter_map(|c| match from.iter().position(|f| *f == c) {
+                    Some(i) => to.get(i).copied(),
+                    None => Some(c),
+                }));
+                Ok(())
             },
             3,
         )

@@ -1,16 +1,43 @@
 //! `SUM` and `AVG`: per-group running sums in the sum type (BIGINT, DOUBLE PRECISION or
-//! DECIMAL(38,s)) with checked addition, plus row counts.
+//! DECIMAL(38,s)) with overflow-checked addition, plus row counts.
 
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, PrimitiveArray};
 use arrow::buffer::NullBuffer;
-use arrow::datatypes::{ArrowNativeTypeOp, ArrowPrimitiveType, DataType, Decimal128Type, Int64Type};
+use arrow::datatypes::{ArrowPrimitiveType, DataType, Decimal128Type, Int64Type};
 
 use crate::error::{EngineError, Result};
 use crate::expr::cast::cast_array;
 use crate::expr::functions::GroupsAccumulator;
 use crate::plan::types::{sql_type_name, MAX_DECIMAL_PRECISION};
+
+/// Addition that reports overflow as a flag, so a batch loop carries no per-element `Result`
+/// (floats never overflow: they go to infinity, as in PostgreSQL).
+pub(crate) trait FlaggedAdd: Copy {
+    fn add_flagged(self, other: Self) -> (Self, bool);
+}
+
+impl FlaggedAdd for i64 {
+    #[inline]
+    fn add_flagged(self, other: Self) -> (Self, bool) {
+        self.overflowing_add(other)
+    }
+}
+
+impl FlaggedAdd for i128 {
+    #[inline]
+    fn add_flagged(self, other: Self) -> (Self, bool) {
+        self.overflowing_add(other)
+    }
+}
+
+impl FlaggedAdd for f64 {
+    #[inline]
+    fn add_flagged(self, other: Self) -> (Self, bool) {
+        (self + other, false)
+    }
+}
 
 /// Running sums and counts per group; a group with count 0 has no sum (NULL).
 struct Sums<T: ArrowPrimitiveType> {
@@ -19,7 +46,10 @@ struct Sums<T: ArrowPrimitiveType> {
     sum_type: DataType,
 }
 
-impl<T: ArrowPrimitiveType> Sums<T> {
+impl<T: ArrowPrimitiveType> Sums<T>
+where
+    T::Native: FlaggedAdd,
+{
     fn new(sum_type: DataType) -> Self {
         Sums { sums: Vec::new(), counts: Vec::new(), sum_type }
     }
@@ -31,18 +61,43 @@ impl<T: ArrowPrimitiveType> Sums<T> {
     }
 
     /// Adds `values` (any type castable to the sum type) to their groups; `counts` gives each
-    /// row's weight when merging partial states (otherwise every row counts once).
+    /// row's weight when merging partial states (otherwise every row counts once). One typed
+    /// loop per batch; overflow is flagged, not checked per element, and reported after it.
     fn add(&mut self, values: &ArrayRef, group_indices: &[usize], counts: Option<&Int64Array>) -> Result<()> {
-        let values = cast_array(values, &self.sum_type, false)?;
+        let values = match (values.data_type(), &self.sum_type) {
+            // Same scale: widening the precision leaves the values as they are.
+            (DataType::Decimal128(_, from), DataType::Decimal128(_, to)) if from == to => values.clone(),
+            _ => cast_array(values, &self.sum_type, false)?,
+        };
         let values = values.as_primitive::<T>();
-        let overflow =
-            || EngineError::NumericOverflow { operation: format!("sum of {}", sql_type_name(&self.sum_type)) };
-        for (i, &g) in group_indices.iter().enumerate() {
-            if values.is_null(i) {
-                continue;
+        let (sums, group_counts) = (&mut self.sums, &mut self.counts);
+        let mut overflow = false;
+        let nulls = values.nulls().filter(|n| n.null_count() > 0);
+        match (nulls, counts) {
+            (None, None) => {
+                for (&g, &v) in group_indices.iter().zip(values.values().iter()) {
+                    let (sum, o) = sums[g].add_flagged(v);
+                    sums[g] = sum;
+                    overflow |= o;
+                    group_counts[g] += 1;
+                }
             }
-            self.sums[g] = self.sums[g].add_checked(values.value(i)).map_err(|_| overflow())?;
-            self.counts[g] += counts.map_or(1, |c| c.value(i));
+            _ => {
+                for (i, (&g, &v)) in group_indices.iter().zip(values.values().iter()).enumerate() {
+                    if nulls.is_some_and(|n| n.is_null(i)) {
+                        continue;
+                    }
+                    let (sum, o) = sums[g].add_flagged(v);
+                    sums[g] = sum;
+                    overflow |= o;
+                    group_counts[g] += counts.map_or(1, |c| c.value(i));
+                }
+            }
+        }
+        if overflow {
+            return Err(EngineError::NumericOverflow {
+                operation: format!("sum of {}", sql_type_name(&self.sum_type)),
+            });
         }
         Ok(())
     }
@@ -73,13 +128,19 @@ pub struct SumAccumulator<T: ArrowPrimitiveType> {
     sums: Sums<T>,
 }
 
-impl<T: ArrowPrimitiveType> SumAccumulator<T> {
+impl<T: ArrowPrimitiveType> SumAccumulator<T>
+where
+    T::Native: FlaggedAdd,
+{
     pub fn new(sum_type: DataType) -> Self {
         SumAccumulator { sums: Sums::new(sum_type) }
     }
 }
 
-impl<T: ArrowPrimitiveType> GroupsAccumulator for SumAccumulator<T> {
+impl<T: ArrowPrimitiveType> GroupsAccumulator for SumAccumulator<T>
+where
+    T::Native: FlaggedAdd,
+{
     fn update(&mut self, args: &[ArrayRef], group_indices: &[usize], total_groups: usize) -> Result<()> {
         self.sums.grow(total_groups);
         self.sums.add(&args[0], group_indices, None)
@@ -106,13 +167,19 @@ pub struct AvgAccumulator<T: ArrowPrimitiveType> {
     result_type: DataType,
 }
 
-impl<T: ArrowPrimitiveType> AvgAccumulator<T> {
+impl<T: ArrowPrimitiveType> AvgAccumulator<T>
+where
+    T::Native: FlaggedAdd,
+{
     pub fn new(sum_type: DataType, result_type: DataType) -> Self {
         AvgAccumulator { sums: Sums::new(sum_type), result_type }
     }
 }
 
-impl<T: ArrowPrimitiveType> GroupsAccumulator for AvgAccumulator<T> {
+impl<T: ArrowPrimitiveType> GroupsAccumulator for AvgAccumulator<T>
+where
+    T::Native: FlaggedAdd,
+{
     fn update(&mut self, args: &[ArrayRef], group_indices: &[usize], total_groups: usize) -> Result<()> {
         self.sums.grow(total_groups);
         self.sums.add(&args[0], group_indices, None)

@@ -159,3 +159,32 @@ fn signatures_reject_wrong_types() {
     assert_eq!(registry.aggregate("count").unwrap().signature(&[]).unwrap().return_type, DataType::Int64);
     assert!(registry.aggregate("COUNT").is_some());
 }
+
+#[test]
+fn decimal_sums_overflow_with_an_error_and_merge_weighted() {
+    let t = DataType::Decimal128(38, 0);
+    // 2 × 6e37 has 39 digits but fits an i128; 3 × 6e37 does not fit an i128.
+    let big = 6 * 10i128.pow(37);
+    let big: ArrayRef = Arc::new(Decimal128Array::from(vec![big, big, big]).with_precision_and_scale(38, 0).unwrap());
+    // Past 38 digits, then past i128 itself: both are overflows, not wrapped sums.
+    let mut two = accumulator("sum", std::slice::from_ref(&t), false);
+    two.update(&[big.slice(0, 2)], &[0, 0], 1).unwrap();
+    assert!(two.evaluate().unwrap_err().to_string().contains("overflow"));
+    let mut three = accumulator("sum", std::slice::from_ref(&t), false);
+    let err = three.update(&[big], &[0, 0, 0], 1).unwrap_err();
+    assert!(err.to_string().contains("overflow"), "{err}");
+    // AVG partial states: sums weighted by their counts; a NULL partial sum adds nothing.
+    let d = DataType::Decimal128(15, 2);
+    let values = |v: Vec<Option<i128>>| -> ArrayRef {
+        Arc::new(Decimal128Array::from(v).with_precision_and_scale(15, 2).unwrap())
+    };
+    let mut a = accumulator("avg", std::slice::from_ref(&d), false);
+    let mut b = accumulator("avg", std::slice::from_ref(&d), false);
+    a.update(&[values(vec![Some(-100), Some(300), None])], &[0, 0, 1], 2).unwrap();
+    b.update(&[values(vec![Some(400), None])], &[1, 0], 2).unwrap();
+    let state = b.state().unwrap();
+    a.merge_state(&state, &[0, 1], 2).unwrap();
+    let out = a.evaluate().unwrap();
+    // Group 0: (-1.00 + 3.00) / 2 = 1.00 (b had only a NULL); group 1: 4.00 / 1.
+    assert_eq!(out.as_primitive::<Decimal128Type>().iter().collect::<Vec<_>>(), vec![Some(1_000_000), Some(4_000_000)]);
+}
