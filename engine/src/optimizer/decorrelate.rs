@@ -12,7 +12,14 @@
 //!   (`AVG(y) ... WHERE t2.k = t1.k` is averaged per `k`, then joined), and `COUNT` over no rows
 //!   keeps its 0.
 //!
+//! - What cannot be pulled up that way (correlated columns in the subquery's select list or
+//!   `HAVING`, a non-equality correlation under an aggregate, correlation in a join's `ON`) is
+//!   unnested in general by `dependent_join`: the subquery runs once over the distinct values of
+//!   the outer columns it reads and joins back on them.
+//!
 //! Runs first, so every later rule sees only joins.
+
+mod dependent_join;
 
 use std::sync::Arc;
 
@@ -98,12 +105,12 @@ fn filtering_join(input: LogicalPlan, sub: Subquery, negate: bool) -> Result<Log
             Ok(prefix(LogicalPlan::Filter { input: Box::new(input), predicate }, outer_len))
         }
         SubqueryKind::Exists { negated } => {
-            let (right, conditions) = pull_up_correlated(strip_for_existence(decorrelate(plan)?), outer_len)?;
+            let Unnested { right, conditions, .. } = unnest(&input, plan, true)?;
             let join_type = if negated != negate { JoinType::Anti } else { JoinType::Semi };
             Ok(join(input, right, join_type, conditions))
         }
         SubqueryKind::In { expr, negated } => {
-            let (right, mut conditions) = pull_up_correlated(strip_for_existence(decorrelate(plan)?), outer_len)?;
+            let Unnested { right, mut conditions, .. } = unnest(&input, plan, true)?;
             let column = Expr::Column(outer_len);
             if negated == negate {
                 conditions.push(Expr::binary(*expr, BinaryOp::Eq, column));
@@ -123,16 +130,73 @@ fn filtering_join(input: LogicalPlan, sub: Subquery, negate: bool) -> Result<Log
             }
             // Correlated NOT IN: a candidate row of the subquery rules the outer row out unless
             // `x = y` is false; with a NULL on either side it is unknown, which also rules it out.
-            let x = *expr;
-            let is_null = |e: &Expr| Expr::IsNull { expr: Box::new(e.clone()), negated: false };
-            let unknown_or_equal = Expr::binary(
-                Expr::binary(Expr::binary(x.clone(), BinaryOp::Eq, column.clone()), BinaryOp::Or, is_null(&x)),
-                BinaryOp::Or,
-                is_null(&column),
-            );
-            conditions.push(unknown_or_equal);
+            conditions.push(equal_or_unknown(*expr, column));
             Ok(join(input, right, JoinType::Anti, conditions))
         }
+    }
+}
+
+/// `x = y OR x IS NULL OR y IS NULL`: the comparison is not false.
+fn equal_or_unknown(x: Expr, y: Expr) -> Expr {
+    let is_null = |e: &Expr| Expr::IsNull { expr: Box::new(e.clone()), negated: false };
+    Expr::binary(
+        Expr::binary(Expr::binary(x.clone(), BinaryOp::Eq, y.clone()), BinaryOp::Or, is_null(&x)),
+        BinaryOp::Or,
+        is_null(&y),
+    )
+}
+
+/// A subquery's plan without correlated references, ready to be joined onto the outer input.
+struct Unnested {
+    right: LogicalPlan,
+    /// The join conditions, over the outer columns then `right`'s.
+    conditions: Vec<Expr>,
+    /// The correlated conditions were pulled up through an ungrouped aggregate at the root, so
+    /// an outer row without input has no row in `right` (a scalar must supply the empty value).
+    pulled_through_aggregate: bool,
+}
+
+/// Decorrelates `plan`, a subquery over `outer`'s rows (`existence`: only whether rows exist
+/// matters, and for `IN` its first column). Correlated conditions are pulled up into the join
+/// condition when that is exact; otherwise the subquery is unnested over the distinct outer
+/// values it reads (`dependent_join`). Decorrelating an already decorrelated plan changes nothing.
+fn unnest(outer: &LogicalPlan, plan: LogicalPlan, existence: bool) -> Result<Unnested> {
+    let mut plan = decorrelate(plan)?;
+    if existence {
+        plan = strip_for_existence(plan);
+    }
+    if !plan_has_outer_reference(&plan) {
+        return Ok(Unnested { right: plan, conditions: Vec::new(), pulled_through_aggregate: false });
+    }
+    let outer_len = outer.schema().fields().len();
+    let through_aggregate = correlated_ungrouped_aggregates(&plan);
+    // Pulling a condition up through an ungrouped aggregate loses the row it gives over no
+    // input; only a scalar whose root is that aggregate can restore it.
+    let exact = through_aggregate == 0 || (!existence && through_aggregate == 1 && root_aggregate_is_correlated(&plan));
+    if exact {
+        if let Ok((right, conditions)) = pull_up_correlated(plan.clone(), outer_len) {
+            return Ok(Unnested { right, conditions, pulled_through_aggregate: through_aggregate > 0 });
+        }
+    }
+    let (right, conditions) = dependent_join::unnest(outer, plan)?;
+    Ok(Unnested { right, conditions, pulled_through_aggregate: false })
+}
+
+/// How many ungrouped aggregates of `plan` have a correlated reference at or below them.
+fn correlated_ungrouped_aggregates(plan: &LogicalPlan) -> usize {
+    let own = match plan {
+        LogicalPlan::Aggregate { group_by, .. } if group_by.is_empty() && plan_has_outer_reference(plan) => 1,
+        _ => 0,
+    };
+    own + plan.inputs().into_iter().map(correlated_ungrouped_aggregates).sum::<usize>()
+}
+
+/// Whether `plan` is, under projections, an ungrouped aggregate with correlated references.
+fn root_aggregate_is_correlated(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Project { input, .. } => root_aggregate_is_correlated(input),
+        LogicalPlan::Aggregate { group_by, .. } => group_by.is_empty() && plan_has_outer_reference(plan),
+        _ => false,
     }
 }
 
@@ -161,14 +225,14 @@ fn attach_all(input: &mut LogicalPlan, expr: Expr) -> Result<Expr> {
 fn attach(input: &mut LogicalPlan, sub: Subquery) -> Result<Expr> {
     let outer_len = input.schema().fields().len();
     let Subquery { plan, kind } = sub;
-    let left = std::mem::replace(input, LogicalPlan::one_row());
     match kind {
         SubqueryKind::Scalar => {
             let plan = decorrelate(plan)?;
             let empty = empty_row(&plan).and_then(|row| row.into_iter().next());
-            let (right, conditions) = pull_up_correlated(plan, outer_len)?;
+            let Unnested { right, conditions, pulled_through_aggregate } = unnest(input, plan, false)?;
+            let left = std::mem::replace(input, LogicalPlan::one_row());
             let value = Expr::Column(outer_len);
-            let empty = empty.filter(|e| !conditions.is_empty() && !matches!(e, Expr::Literal(v) if v.is_null()));
+            let empty = empty.filter(|e| pulled_through_aggregate && !matches!(e, Expr::Literal(v) if v.is_null()));
             match empty {
                 // COUNT over a key with no rows is 0, not the NULL a missed join gives.
                 Some(empty) => {
@@ -190,30 +254,62 @@ fn attach(input: &mut LogicalPlan, sub: Subquery) -> Result<Expr> {
             }
         }
         SubqueryKind::Exists { negated } => {
-            let (right, conditions) = pull_up_correlated(strip_for_existence(decorrelate(plan)?), outer_len)?;
+            let Unnested { right, conditions, .. } = unnest(input, plan, true)?;
+            let left = std::mem::replace(input, LogicalPlan::one_row());
             *input = join(left, right, JoinType::Mark, conditions);
             let mark = Expr::Column(outer_len);
             Ok(if negated { Expr::Not(Box::new(mark)) } else { mark })
         }
         SubqueryKind::In { expr, negated } => {
-            let (right, conditions) = pull_up_correlated(strip_for_existence(decorrelate(plan)?), outer_len)?;
-            if !conditions.is_empty() {
-                return Err(EngineError::plan(
-                    "a correlated IN subquery is supported only as a WHERE or HAVING condition".to_string(),
-                ));
-            }
-            let schema = join_schema(&left.schema(), &right.schema(), JoinType::NullAwareMark);
-            *input = LogicalPlan::Join {
-                left: Box::new(left),
-                right: Box::new(right),
-                join_type: JoinType::NullAwareMark,
-                on: vec![(*expr, Expr::Column(0))],
-                filter: None,
-                schema,
+            let Unnested { right, conditions, .. } = unnest(input, plan, true)?;
+            let left = std::mem::replace(input, LogicalPlan::one_row());
+            let value = if conditions.is_empty() {
+                let schema = join_schema(&left.schema(), &right.schema(), JoinType::NullAwareMark);
+                *input = LogicalPlan::Join {
+                    left: Box::new(left),
+                    right: Box::new(right),
+                    join_type: JoinType::NullAwareMark,
+                    on: vec![(*expr, Expr::Column(0))],
+                    filter: None,
+                    schema,
+                };
+                Expr::Column(outer_len)
+            } else {
+                correlated_in_value(input, left, right, conditions, *expr)
             };
-            let mark = Expr::Column(outer_len);
-            Ok(if negated { Expr::Not(Box::new(mark)) } else { mark })
+            Ok(if negated { Expr::Not(Box::new(value)) } else { value })
         }
+    }
+}
+
+/// A correlated `x IN (subquery)` as a value, with SQL's three-valued logic per outer row: true
+/// when some candidate row equals `x`, else NULL when some comparison is unknown (a NULL on
+/// either side), else false. Two mark joins answer the two questions; `input` becomes `left`
+/// with both marks.
+fn correlated_in_value(
+    input: &mut LogicalPlan,
+    left: LogicalPlan,
+    right: LogicalPlan,
+    conditions: Vec<Expr>,
+    x: Expr,
+) -> Expr {
+    let outer_len = left.schema().fields().len();
+    let column = Expr::Column(outer_len);
+    let mut equal = conditions.clone();
+    equal.push(Expr::binary(x.clone(), BinaryOp::Eq, column.clone()));
+    let equal_marked = join(left, right.clone(), JoinType::Mark, equal);
+    // The second join's outer side has one more column (the first mark): shift the right side.
+    let shift = |e: Expr| e.remap_columns(&|c| if c < outer_len { c } else { c + 1 });
+    let mut unknown: Vec<Expr> = conditions.into_iter().map(shift).collect();
+    unknown.push(shift(equal_or_unknown(x, column)));
+    *input = join(equal_marked, right, JoinType::Mark, unknown);
+    Expr::Case {
+        operand: None,
+        branches: vec![
+            (Expr::Column(outer_len), Expr::Literal(ScalarValue::Boolean(Some(true)))),
+            (Expr::Column(outer_len + 1), Expr::Literal(ScalarValue::Boolean(None))),
+        ],
+        else_expr: Some(Box::new(Expr::Literal(ScalarValue::Boolean(Some(false))))),
     }
 }
 
@@ -508,6 +604,17 @@ fn pull_up_join(
     Ok((project, preds))
 }
 
+/// Whether `plan` reads a column of the enclosing query anywhere.
+fn plan_has_outer_reference(plan: &LogicalPlan) -> bool {
+    // The visitor never fails; an error would only make the caller take the general path.
+    first_outer_reference(plan).map_or(true, |found| found.is_some())
+}
+
+/// Aggregates whose value over no rows is not NULL (`COUNT` is 0).
+fn never_null_over_no_rows(name: &str) -> bool {
+    matches!(name, "count" | "approx_distinct")
+}
+
 fn has_outer_reference(expr: &Expr) -> bool {
     matches!(expr, Expr::OuterColumn { .. }) || expr.children().into_iter().any(has_outer_reference)
 }
@@ -534,7 +641,7 @@ fn empty_row(plan: &LogicalPlan) -> Option<Vec<Expr>> {
             aggregates
                 .iter()
                 .map(|a| match a.name.as_str() {
-                    "count" | "approx_distinct" => Expr::Literal(ScalarValue::Int64(Some(0))),
+                    name if never_null_over_no_rows(name) => Expr::Literal(ScalarValue::Int64(Some(0))),
                     _ => Expr::Literal(ScalarValue::null_of(&a.return_type).unwrap_or(ScalarValue::Null)),
                 })
                 .collect(),
