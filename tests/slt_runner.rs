@@ -111,6 +111,11 @@ fn slt_text(array: &ArrayRef, row: usize) -> Result<String, SltError> {
             timestamp_text(micros)?
         }
         DataType::Boolean => array.as_boolean().value(row).to_string(),
+        DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano) => {
+            tarn_engine::expr::interval::format_interval(
+                array.as_primitive::<arrow::datatypes::IntervalMonthDayNanoType>().value(row),
+            )
+        }
         _ => {
             let formatter = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())
                 .map_err(|e| SltError(format!("runner: cannot print {}: {e}", array.data_type())))?;

@@ -5,9 +5,10 @@ use arrow::array::timezone::Tz;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{
     DataType, Date32Type, Date64Type, Decimal128Type, Decimal256Type, Decimal32Type, Decimal64Type, Float16Type,
-    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, Time32MillisecondType, Time32SecondType,
-    Time64MicrosecondType, Time64NanosecondType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, IntervalMonthDayNanoType, IntervalUnit,
+    Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow::error::ArrowError;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -118,6 +119,10 @@ fn typed_text(array: &dyn Array, row: usize) -> Option<String> {
         }
         DataType::Time64(TimeUnit::Nanosecond) => {
             time_text(array.as_primitive::<Time64NanosecondType>().value_as_time(row)?)
+        }
+        // PostgreSQL's interval text (`1 day 02:03:04`), as `CAST(interval AS VARCHAR)` gives.
+        DataType::Interval(IntervalUnit::MonthDayNano) => {
+            tarn_engine::expr::interval::format_interval(array.as_primitive::<IntervalMonthDayNanoType>().value(row))
         }
         DataType::Binary => hex_text(array.as_binary::<i32>().value(row)),
         DataType::LargeBinary => hex_text(array.as_binary::<i64>().value(row)),

@@ -11,8 +11,9 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
 use crate::expr::arithmetic::evaluate_arithmetic;
+use crate::expr::interval;
 use crate::expr::{ColumnarValue, PhysicalExpr, PhysicalExprRef};
-use crate::plan::types::binary_result_type;
+use crate::plan::types::{binary_result_type, is_interval};
 use crate::plan::{BinaryOp, ScalarValue};
 
 /// `left op right`; operands were coerced by the binder, so both sides of a comparison have one
@@ -49,7 +50,13 @@ impl PhysicalExpr for BinaryExpr {
         let num_rows = batch.num_rows();
         match self.op {
             BinaryOp::And | BinaryOp::Or => logical(self.op, &left, &right, num_rows),
+            op if op.is_comparison() && is_interval(&left.data_type()) => {
+                interval::compare(op, &left, &right, num_rows)
+            }
             op if op.is_comparison() => compare(op, &left, &right),
+            op if interval::handles(op, &left.data_type(), &right.data_type()) => {
+                interval::evaluate_arithmetic(op, &left, &right, num_rows)
+            }
             op if op.is_arithmetic() => evaluate_arithmetic(op, &left, &right, num_rows),
             _ => string_concat(&left, &right, num_rows),
         }

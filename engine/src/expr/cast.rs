@@ -9,6 +9,8 @@
 //! - text is trimmed before it is parsed as a number, date or timestamp; timestamps accept a
 //!   space or `T`, dates accept a full timestamp (`'2020-01-01 10:00'::date`);
 //! - text becomes boolean from `true/false/t/f/yes/no/y/n/on/off/1/0` (PostgreSQL's spellings);
+//! - intervals become PostgreSQL's interval text (`1 day 02:00:00`) (a text literal cast to an
+//!   interval is read by the binder with the `INTERVAL '...'` rules; a text column by Arrow's);
 //! - decimals and floats become integers rounded half away from zero (Redshift and PostgreSQL
 //!   round; Arrow would truncate).
 
@@ -79,6 +81,7 @@ pub fn cast_array(array: &ArrayRef, to: &DataType, try_cast: bool) -> Result<Arr
             let ts = array.as_primitive::<TimestampMicrosecondType>();
             Arc::new(ts.iter().map(|v| v.map(format_timestamp_micros)).collect::<StringArray>())
         }
+        (DataType::Interval(_), DataType::Utf8) => crate::expr::interval::to_text(array.as_ref()),
         (DataType::Date32, DataType::Utf8) => {
             let dates = array.as_primitive::<Date32Type>();
             Arc::new(dates.iter().map(|v| v.map(format_date)).collect::<StringArray>())

@@ -9,6 +9,7 @@ pub mod column;
 pub mod function;
 pub mod functions;
 pub mod in_list;
+pub mod interval;
 pub mod like;
 pub mod literal;
 pub mod planner;

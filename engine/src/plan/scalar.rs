@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::*;
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::{DataType, IntervalMonthDayNano, IntervalUnit, TimeUnit};
 
 use crate::error::{EngineError, Result};
 
@@ -28,6 +28,8 @@ pub enum ScalarValue {
     Date32(Option<i32>),
     /// Microseconds since 1970-01-01 00:00:00, no time zone.
     TimestampMicros(Option<i64>),
+    /// Months, days and time (whole microseconds in the nanosecond field); see `expr::interval`.
+    IntervalMonthDayNano(Option<IntervalMonthDayNano>),
 }
 
 impl ScalarValue {
@@ -45,6 +47,7 @@ impl ScalarValue {
             ScalarValue::Utf8(_) => DataType::Utf8,
             ScalarValue::Date32(_) => DataType::Date32,
             ScalarValue::TimestampMicros(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
+            ScalarValue::IntervalMonthDayNano(_) => DataType::Interval(IntervalUnit::MonthDayNano),
         }
     }
 
@@ -63,6 +66,7 @@ impl ScalarValue {
                 | ScalarValue::Utf8(None)
                 | ScalarValue::Date32(None)
                 | ScalarValue::TimestampMicros(None)
+                | ScalarValue::IntervalMonthDayNano(None)
         )
     }
 
@@ -81,6 +85,7 @@ impl ScalarValue {
             DataType::Utf8 => ScalarValue::Utf8(None),
             DataType::Date32 => ScalarValue::Date32(None),
             DataType::Timestamp(TimeUnit::Microsecond, None) => ScalarValue::TimestampMicros(None),
+            DataType::Interval(IntervalUnit::MonthDayNano) => ScalarValue::IntervalMonthDayNano(None),
             other => return Err(EngineError::Unsupported(format!("values of type {other}"))),
         })
     }
@@ -105,6 +110,7 @@ impl ScalarValue {
             ScalarValue::Utf8(v) => Arc::new(StringArray::from(vec![v.as_deref(); len])),
             ScalarValue::Date32(v) => Arc::new(Date32Array::from(vec![*v; len])),
             ScalarValue::TimestampMicros(v) => Arc::new(TimestampMicrosecondArray::from(vec![*v; len])),
+            ScalarValue::IntervalMonthDayNano(v) => Arc::new(IntervalMonthDayNanoArray::from(vec![*v; len])),
         }
     }
 
@@ -144,6 +150,9 @@ impl ScalarValue {
             DataType::Timestamp(TimeUnit::Microsecond, None) => ScalarValue::TimestampMicros(Some(
                 array.as_primitive::<arrow::datatypes::TimestampMicrosecondType>().value(index),
             )),
+            DataType::Interval(IntervalUnit::MonthDayNano) => ScalarValue::IntervalMonthDayNano(Some(
+                array.as_primitive::<arrow::datatypes::IntervalMonthDayNanoType>().value(index),
+            )),
             other => return Err(EngineError::Unsupported(format!("values of type {other}"))),
         })
     }
@@ -172,6 +181,9 @@ impl fmt::Display for ScalarValue {
                 let text = arrow::util::display::array_value_to_string(&arr, 0).map_err(|_| fmt::Error)?;
                 let kw = if matches!(self, ScalarValue::Date32(_)) { "DATE" } else { "TIMESTAMP" };
                 write!(f, "{kw} '{}'", text.replace('T', " "))
+            }
+            ScalarValue::IntervalMonthDayNano(Some(v)) => {
+                write!(f, "INTERVAL '{}'", crate::expr::interval::format_interval(*v))
             }
             _ => write!(f, "NULL"),
         }

@@ -4,12 +4,15 @@
 //! The rules follow Redshift where it documents them ("Numeric computations", "Type compatibility
 //! and conversion"), with PostgreSQL's behaviour where Redshift is silent.
 
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
 
 use crate::plan::expr::BinaryOp;
 
 /// The engine's timestamp type: microseconds, no time zone.
 pub const TIMESTAMP: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
+
+/// The engine's interval type: PostgreSQL's months, days and time (see `expr::interval`).
+pub const INTERVAL: DataType = DataType::Interval(IntervalUnit::MonthDayNano);
 
 /// Largest decimal precision the engine computes with (Arrow's `Decimal128`).
 pub const MAX_DECIMAL_PRECISION: u8 = 38;
@@ -24,6 +27,13 @@ pub fn binary_result_type(op: BinaryOp, left: &DataType, right: &DataType) -> Da
         return DataType::Utf8;
     }
     match (left, right) {
+        // Redshift/PostgreSQL: timestamp - timestamp is an interval, timestamp ± interval a
+        // timestamp, and interval ± interval, interval * n, interval / n an interval.
+        (DataType::Timestamp(..), DataType::Timestamp(..)) if op == BinaryOp::Minus => INTERVAL,
+        (DataType::Timestamp(..), DataType::Interval(_)) | (DataType::Interval(_), DataType::Timestamp(..)) => {
+            TIMESTAMP
+        }
+        (DataType::Interval(_), _) | (_, DataType::Interval(_)) => INTERVAL,
         (DataType::Decimal128(p1, s1), DataType::Decimal128(p2, s2)) => decimal_result(op, *p1, *s1, *p2, *s2),
         // Date arithmetic counts days, as in Redshift and PostgreSQL.
         (DataType::Date32, DataType::Date32) => DataType::Int32,
@@ -68,6 +78,11 @@ pub fn is_integer(t: &DataType) -> bool {
 /// Whether `t` is an integer, decimal or floating-point type.
 pub fn is_numeric(t: &DataType) -> bool {
     is_integer(t) || matches!(t, DataType::Float32 | DataType::Float64 | DataType::Decimal128(_, _))
+}
+
+/// Whether `t` is the interval type.
+pub fn is_interval(t: &DataType) -> bool {
+    matches!(t, DataType::Interval(_))
 }
 
 /// Whether `t` is a date or timestamp.
@@ -133,7 +148,8 @@ fn numeric_common(l: &DataType, r: &DataType) -> Option<DataType> {
 ///
 /// Ints widen; int with decimal gives a decimal; a float makes it Float64; a date compared with a
 /// timestamp becomes a timestamp (midnight); a string compared with a date, timestamp, number or
-/// boolean takes that type (the binder casts the string side, as Redshift does for literals);
+/// boolean or interval takes that type (the binder casts the string side, as Redshift does for
+/// literals);
 /// the untyped `NULL` takes the other side's type.
 pub fn comparison_type(l: &DataType, r: &DataType) -> Option<DataType> {
     use DataType::*;
@@ -141,7 +157,9 @@ pub fn comparison_type(l: &DataType, r: &DataType) -> Option<DataType> {
         _ if l == r => Some(l.clone()),
         (Null, other) | (other, Null) => Some(other.clone()),
         (Date32, Timestamp(_, _)) | (Timestamp(_, _), Date32) => Some(TIMESTAMP),
-        (Utf8, other) | (other, Utf8) if is_temporal(other) || is_numeric(other) || *other == Boolean => {
+        (Utf8, other) | (other, Utf8)
+            if is_temporal(other) || is_numeric(other) || is_interval(other) || *other == Boolean =>
+        {
             Some(other.clone())
         }
         _ if is_numeric(l) && is_numeric(r) => numeric_common(l, r),
@@ -158,6 +176,9 @@ pub fn comparison_type(l: &DataType, r: &DataType) -> Option<DataType> {
 ///   DECIMAL(3/5/10/19, 0); the result then follows [`binary_result_type`];
 /// - `date + int`, `int + date`, `date - int`: the date stays Date32 and the integer becomes
 ///   Int32 (a number of days); `date - date` gives Int32 days;
+/// - intervals: `ts - ts`, `ts ± interval`, `interval + ts`, `interval ± interval`,
+///   `interval * n`, `n * interval`, `interval / n`; a date operand becomes a TIMESTAMP (midnight)
+///   and the number a DOUBLE PRECISION factor;
 /// - the untyped `NULL` takes the other operand's type.
 pub fn arithmetic_operand_type(op: BinaryOp, l: &DataType, r: &DataType) -> Option<(DataType, DataType)> {
     use DataType::*;
@@ -170,8 +191,18 @@ pub fn arithmetic_operand_type(op: BinaryOp, l: &DataType, r: &DataType) -> Opti
         (other, Null) => (other, other),
         _ => (l, r),
     };
+    let timestamp_like = |t: &DataType| matches!(t, Date32 | Timestamp(..));
+    let plus_minus = matches!(op, BinaryOp::Plus | BinaryOp::Minus);
     match (l, r) {
         (Date32, Date32) if op == BinaryOp::Minus => Some((Date32, Date32)),
+        (a, b) if timestamp_like(a) && timestamp_like(b) && op == BinaryOp::Minus => Some((TIMESTAMP, TIMESTAMP)),
+        (a, Interval(_)) if timestamp_like(a) && plus_minus => Some((TIMESTAMP, INTERVAL)),
+        (Interval(_), b) if timestamp_like(b) && op == BinaryOp::Plus => Some((INTERVAL, TIMESTAMP)),
+        (Interval(_), Interval(_)) if plus_minus => Some((INTERVAL, INTERVAL)),
+        (Interval(_), n) if is_numeric(n) && matches!(op, BinaryOp::Multiply | BinaryOp::Divide) => {
+            Some((INTERVAL, Float64))
+        }
+        (n, Interval(_)) if is_numeric(n) && op == BinaryOp::Multiply => Some((Float64, INTERVAL)),
         (Date32, i) if is_integer(i) && matches!(op, BinaryOp::Plus | BinaryOp::Minus) => Some((Date32, Int32)),
         (i, Date32) if is_integer(i) && op == BinaryOp::Plus => Some((Int32, Date32)),
         (Float32 | Float64, o) | (o, Float32 | Float64) if is_numeric(o) => {
@@ -214,6 +245,7 @@ pub fn sql_type_name(t: &DataType) -> String {
         DataType::Utf8 => "VARCHAR".into(),
         DataType::Date32 => "DATE".into(),
         DataType::Timestamp(_, None) => "TIMESTAMP".into(),
+        DataType::Interval(_) => "INTERVAL".into(),
         other => other.to_string(),
     }
 }
@@ -254,6 +286,12 @@ mod tests {
         assert_eq!(arithmetic_operand_type(BinaryOp::Plus, &Date32, &Date32), None);
         assert_eq!(arithmetic_operand_type(BinaryOp::Plus, &Utf8, &Int32), None);
         assert_eq!(arithmetic_operand_type(BinaryOp::Eq, &Int32, &Int32), None);
+        assert_eq!(arithmetic_operand_type(BinaryOp::Minus, &TIMESTAMP, &Date32), Some((TIMESTAMP, TIMESTAMP)));
+        assert_eq!(arithmetic_operand_type(BinaryOp::Plus, &Date32, &INTERVAL), Some((TIMESTAMP, INTERVAL)));
+        assert_eq!(arithmetic_operand_type(BinaryOp::Minus, &INTERVAL, &TIMESTAMP), None);
+        assert_eq!(arithmetic_operand_type(BinaryOp::Divide, &INTERVAL, &Int32), Some((INTERVAL, Float64)));
+        assert_eq!(arithmetic_operand_type(BinaryOp::Divide, &Int32, &INTERVAL), None);
+        assert_eq!(arithmetic_operand_type(BinaryOp::Minus, &INTERVAL, &Null), Some((INTERVAL, INTERVAL)));
     }
 
     #[test]
@@ -266,6 +304,9 @@ mod tests {
         // Redshift: 10,2 / 5,3 → scale max(4, 2+5-3+1)=5, precision 10-2+3+5=16.
         assert_eq!(binary_result_type(BinaryOp::Divide, &Decimal128(10, 2), &Decimal128(5, 3)), Decimal128(16, 5));
         assert_eq!(binary_result_type(BinaryOp::Lt, &Int32, &Int32), Boolean);
+        assert_eq!(binary_result_type(BinaryOp::Minus, &TIMESTAMP, &TIMESTAMP), INTERVAL);
+        assert_eq!(binary_result_type(BinaryOp::Plus, &INTERVAL, &TIMESTAMP), TIMESTAMP);
+        assert_eq!(binary_result_type(BinaryOp::Multiply, &Float64, &INTERVAL), INTERVAL);
     }
 
     #[test]

@@ -161,6 +161,12 @@ pub(crate) fn columns_of(schema: &Schema) -> Result<Vec<Column>> {
         }
         let data_type = match field.data_type() {
             arrow::datatypes::DataType::Null => SqlType::Varchar(None),
+            arrow::datatypes::DataType::Interval(_) => {
+                return Err(EngineError::plan(format!(
+                    "column '{name}' is an INTERVAL: interval columns cannot be written; cast to VARCHAR or compute \
+                     epoch seconds (EXTRACT(epoch FROM ...))"
+                )))
+            }
             other => SqlType::from_arrow(other)?,
         };
         columns.push(Column::new(name, data_type));

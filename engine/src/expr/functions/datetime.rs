@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use arrow::array::AsArray;
 use arrow::array::{Float64Array, Int64Array, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, IntervalMonthDayNanoType, TimestampMicrosecondType};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 use crate::error::{EngineError, Result};
 use crate::expr::functions::arguments::{arg_array, check_arity, constant_text, wrong_arg};
 use crate::expr::functions::{FunctionRegistry, ScalarFunction, Signature};
-use crate::expr::ColumnarValue;
-use crate::plan::types::TIMESTAMP;
+use crate::expr::{interval, ColumnarValue};
+use crate::plan::types::{is_interval, TIMESTAMP};
 use crate::plan::ScalarValue;
 
 /// Registers the date/time family.
@@ -208,7 +208,8 @@ impl ScalarFunction for DateTrunc {
 }
 
 /// `DATE_PART(part, ts)`, the target of `EXTRACT(part FROM ts)`: BIGINT for every part but
-/// `epoch`, which is DOUBLE PRECISION seconds with fraction. The return type depends on the
+/// `epoch`, which is DOUBLE PRECISION seconds with fraction. An INTERVAL argument gives its fields
+/// (`expr::interval::part`) with the same types. The return type depends on the
 /// constant part name, so `signature` alone answers BIGINT and `signature_for_constants` refines
 /// it; a planned BIGINT epoch is rounded by the expression's cast.
 struct DatePart;
@@ -220,10 +221,8 @@ impl ScalarFunction for DatePart {
 
     fn signature(&self, args: &[DataType]) -> Result<Signature> {
         check_arity(self.name(), args, 2, 2)?;
-        Ok(Signature {
-            arg_types: vec![part_name_arg(self.name(), &args[0])?, timestamp_arg(self.name(), 1, &args[1])?],
-            return_type: DataType::Int64,
-        })
+        let value = if is_interval(&args[1]) { args[1].clone() } else { timestamp_arg(self.name(), 1, &args[1])? };
+        Ok(Signature { arg_types: vec![part_name_arg(self.name(), &args[0])?, value], return_type: DataType::Int64 })
     }
 
     fn signature_for_constants(&self, args: &[DataType], constants: &[Option<ScalarValue>]) -> Result<Signature> {
@@ -241,6 +240,9 @@ impl ScalarFunction for DatePart {
             return Ok(ColumnarValue::Scalar(ScalarValue::Int64(None)));
         };
         let part = Part::parse_or_error(self.name(), &part)?;
+        if is_interval(&args[1].data_type()) {
+            return interval_parts(&args[1], part, num_rows);
+        }
         let ts = timestamps(&args[1], num_rows)?;
         if part == Part::Epoch {
             let out: Float64Array = ts.iter().map(|v| v.map(|m| m as f64 / MICROS_PER_SECOND as f64)).collect();
@@ -249,6 +251,18 @@ impl ScalarFunction for DatePart {
         let out: Int64Array = ts.iter().map(|v| v.and_then(|m| extract_micros(m, part))).collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
+}
+
+/// `DATE_PART(part, interval)`: DOUBLE PRECISION epoch seconds, BIGINT fields.
+fn interval_parts(arg: &ColumnarValue, part: Part, num_rows: usize) -> Result<ColumnarValue> {
+    let array = arg.clone().into_array(num_rows);
+    let values = array.as_primitive::<IntervalMonthDayNanoType>();
+    let parts = values.iter().map(|v| v.map(|v| interval::part(v, part)).transpose()).collect::<Result<Vec<_>>>()?;
+    if part == Part::Epoch {
+        return Ok(ColumnarValue::Array(Arc::new(Float64Array::from(parts))));
+    }
+    let out: Int64Array = parts.into_iter().map(|v| v.map(|f| f as i64)).collect();
+    Ok(ColumnarValue::Array(Arc::new(out)))
 }
 
 /// `YEAR(ts)`, `MONTH(ts)`, ... (Athena/Presto): one fixed part as BIGINT.

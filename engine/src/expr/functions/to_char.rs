@@ -3,6 +3,8 @@
 //! Patterns for Date/Time Formatting" in PostgreSQL's). A format is compiled once into tokens
 //! and then applied to every row.
 //!
+//! A number with a format formats by the numeric patterns instead (see `number`).
+//!
 //! Patterns: `YYYY YYY YY Y IYYY`, `MM MONTH Month month MON Mon mon`, `DD DDD D ID DAY Day day DY
 //! Dy dy`, `HH HH12 HH24 MI SS MS US SSSS`, `AM PM A.M. P.M.` (any case), `Q WW IW W CC J`, the `FM`
 //! prefix (no padding), `"quoted text"` and `\x` escapes; any other character is copied. Parsing
@@ -10,10 +12,12 @@
 //! `MS`/`US` digits are a fraction of a second, and years of fewer than four digits are taken
 //! near 2020.
 
+mod number;
+
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, Date32Array, StringArray, StringBuilder, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Float64Type, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType};
 use chrono::{Datelike, NaiveDate};
 
 use crate::error::{EngineError, Result};
@@ -24,7 +28,7 @@ use crate::expr::functions::calendar::{
 };
 use crate::expr::functions::{FunctionRegistry, ScalarFunction, Signature};
 use crate::expr::ColumnarValue;
-use crate::plan::types::{is_numeric, TIMESTAMP};
+use crate::plan::types::{is_integer, is_numeric, TIMESTAMP};
 
 /// Registers `to_char`, `to_date` and `to_timestamp`.
 pub fn register(registry: &mut FunctionRegistry) {
@@ -547,13 +551,13 @@ impl ScalarFunction for ToChar {
     }
 
     fn signature(&self, args: &[DataType]) -> Result<Signature> {
-        check_usage(self.name(), args, 2, 2, "to_char(timestamp, format)")?;
+        check_usage(self.name(), args, 2, 2, "to_char(timestamp, format) or to_char(number, format)")?;
         let value = match &args[0] {
             DataType::Date32 | DataType::Timestamp(_, _) | DataType::Utf8 | DataType::Null => TIMESTAMP,
-            t if is_numeric(t) => return Err(EngineError::plan(
-                "function to_char: numeric format patterns are not supported yet; expected to_char(timestamp, format)",
-            )),
-            other => return Err(wrong_arg(self.name(), 0, "a date or timestamp", other)),
+            DataType::Decimal128(..) | DataType::Float64 => args[0].clone(),
+            DataType::Float32 => DataType::Float64,
+            t if is_integer(t) => DataType::Int64,
+            other => return Err(wrong_arg(self.name(), 0, "a date, timestamp or number", other)),
         };
         let format = match &args[1] {
             DataType::Utf8 | DataType::Null => DataType::Utf8,
@@ -563,6 +567,9 @@ impl ScalarFunction for ToChar {
     }
 
     fn invoke(&self, args: &[ColumnarValue], num_rows: usize) -> Result<ColumnarValue> {
+        if is_numeric(&args[0].data_type()) {
+            return format_numbers(args, num_rows);
+        }
         let ts = arg_array(&args[0], &TIMESTAMP, num_rows)?;
         let ts = ts.as_primitive::<TimestampMicrosecondType>();
         let formats = string_arg(&args[1], num_rows)?;
@@ -581,6 +588,39 @@ impl ScalarFunction for ToChar {
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
+}
+
+/// `TO_CHAR(number, fmt)` over a column: the format compiled once per distinct text.
+fn format_numbers(args: &[ColumnarValue], num_rows: usize) -> Result<ColumnarValue> {
+    let values = args[0].clone().into_array(num_rows);
+    let formats = string_arg(&args[1], num_rows)?;
+    let mut template: Option<(String, number::NumberTemplate)> = None;
+    let mut out = StringBuilder::with_capacity(num_rows, num_rows * 12);
+    let mut buffer = String::new();
+    for row in 0..num_rows {
+        if values.is_null(row) || formats.is_null(row) {
+            out.append_null();
+            continue;
+        }
+        let format = formats.value(row);
+        if template.as_ref().is_none_or(|(text, _)| text != format) {
+            template = Some((format.to_string(), number::NumberTemplate::compile(format)?));
+        }
+        let Some((_, t)) = template.as_ref() else { continue };
+        buffer.clear();
+        match values.data_type() {
+            DataType::Decimal128(_, scale) => {
+                t.format_decimal(values.as_primitive::<Decimal128Type>().value(row), *scale, &mut buffer)
+            }
+            DataType::Float64 => t.format_double(values.as_primitive::<Float64Type>().value(row), &mut buffer),
+            DataType::Int64 => {
+                t.format_decimal(i128::from(values.as_primitive::<Int64Type>().value(row)), 0, &mut buffer)
+            }
+            other => return Err(wrong_arg("to_char", 0, "a number", other)),
+        }
+        out.append_value(&buffer);
+    }
+    Ok(ColumnarValue::Array(Arc::new(out.finish())))
 }
 
 fn text_and_format(name: &str, args: &[DataType], usage: &str) -> Result<Vec<DataType>> {

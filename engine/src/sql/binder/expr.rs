@@ -10,7 +10,7 @@ use sqlparser::ast::{self, Spanned};
 use sqlparser::tokenizer::Span;
 
 use crate::error::Result;
-use crate::plan::types::{arithmetic_operand_type, comparison_type, is_numeric};
+use crate::plan::types::{arithmetic_operand_type, comparison_type, is_numeric, sql_type_name};
 use crate::plan::{AggregateExpr, BinaryOp, Expr, ScalarValue};
 use crate::sql::binder::coerce::{cast_to, supertype};
 use crate::sql::binder::interval;
@@ -164,6 +164,9 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
                         return Ok(Expr::Literal(v));
                     }
                 }
+                if let (Expr::Literal(ScalarValue::Utf8(Some(text))), DataType::Interval(_)) = (&inner, &to) {
+                    return interval::text_literal(text, span);
+                }
                 if from == to {
                     return Ok(inner);
                 }
@@ -214,7 +217,7 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
             A::Subquery(query) => self.scalar_subquery(query, span),
             A::Exists { subquery, negated } => self.exists(subquery, *negated),
             A::GroupingSets(_) | A::Cube(_) | A::Rollup(_) => Err(not_supported("GROUPING SETS/ROLLUP/CUBE", span)),
-            A::Interval(_) => Err(interval::standalone(span)),
+            A::Interval(_) => interval::literal(expr),
             A::Wildcard(_) | A::QualifiedWildcard(..) => {
                 Err(plan_err("'*' is allowed only in a SELECT list or COUNT(*)", span))
             }
@@ -248,8 +251,11 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
                     }
                 }
                 let (e, ty) = self.bind_typed(inner)?;
+                if matches!(ty, DataType::Interval(_)) {
+                    return Ok(interval::negate(e));
+                }
                 if !is_numeric(&ty) {
-                    return Err(plan_err(format!("cannot negate a value of type {ty}"), span));
+                    return Err(plan_err(format!("cannot negate a value of type {}", sql_type_name(&ty)), span));
                 }
                 Ok(Expr::Negative(Box::new(e)))
             }
@@ -317,7 +323,8 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
             }
             _ => {
                 let (lc, rc) = arithmetic_operand_type(op, &lt, &rt).ok_or_else(|| {
-                    plan_err(format!("operator {} cannot be applied to {lt} and {rt}", op.symbol()), span)
+                    let (l, r) = (sql_type_name(&lt), sql_type_name(&rt));
+                    plan_err(format!("operator {} cannot be applied to {l} and {r}", op.symbol()), span)
                 })?;
                 Ok(Expr::binary(cast_to(l, &lt, &lc), op, cast_to(r, &rt, &rc)))
             }

@@ -6,16 +6,16 @@
 //! and the time, which is PostgreSQL's and Redshift's order. A DATE operand is taken at midnight and
 //! the result is a TIMESTAMP, as in Redshift, PostgreSQL and DuckDB (Athena keeps a DATE).
 //!
-//! Intervals have no column type in Tarn: an interval may only stand beside `+`/`-` with a date or
-//! timestamp (or another interval), so `x ± interval` binds to `DATEADD` calls — or to a literal
-//! when `x` is one, so that `l_shipdate <= date '1998-12-01' - interval '90' day` reaches the scan
-//! as a plain date comparison (see [`midnight_as_date`]).
+//! An `INTERVAL` literal binds to a constant of the INTERVAL type (arithmetic on interval values:
+//! `expr::interval`), but `x ± INTERVAL '...'` with a date or timestamp `x` binds to `DATEADD`
+//! calls — or to a literal when `x` is one, so that `l_shipdate <= date '1998-12-01' - interval
+//! '90' day` reaches the scan as a plain date comparison (see [`midnight_as_date`]).
 
 use arrow::datatypes::DataType;
-use sqlparser::ast;
+use sqlparser::ast::{self, Spanned};
 use sqlparser::tokenizer::Span;
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::expr::functions::calendar::{add_months, MICROS_PER_DAY};
 use crate::expr::functions::datetime::Part;
 use crate::plan::types::TIMESTAMP;
@@ -62,14 +62,34 @@ impl IntervalValue {
     }
 }
 
-/// The error for an interval anywhere but beside `+` or `-` with a date or timestamp.
-pub(crate) fn standalone(span: Span) -> EngineError {
-    plan_err("an INTERVAL can only be added to or subtracted from a DATE or TIMESTAMP", span)
+/// An interval expression (see [`is_interval`]) as a constant of the INTERVAL type.
+pub(crate) fn literal(e: &ast::Expr) -> Result<Expr> {
+    let value = interval_value(e)?;
+    to_literal(value, e.span())
+}
+
+/// `-x` for an interval value: `INTERVAL '0' - x`, so the negation is interval arithmetic.
+pub(crate) fn negate(e: Expr) -> Expr {
+    Expr::binary(Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(Default::default()))), BinaryOp::Minus, e)
+}
+
+/// `'1 day 2 hours'::INTERVAL`: text read with the `INTERVAL '...'` rules.
+pub(crate) fn text_literal(text: &str, span: Span) -> Result<Expr> {
+    let value = parse_interval_text(text).map_err(|why| plan_err(format!("invalid INTERVAL '{text}': {why}"), span))?;
+    to_literal(value, span)
+}
+
+fn to_literal(value: IntervalValue, span: Span) -> Result<Expr> {
+    let interval = crate::expr::interval::from_fields(value.months, value.days, value.micros)
+        .map_err(|_| plan_err("INTERVAL out of range", span))?;
+    Ok(Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(interval))))
 }
 
 impl ExprBinder<'_, '_> {
-    /// Binds `left op right` when one side is an interval: `x + i`, `i + x`, `x - i`, or a sum or
-    /// difference of intervals that is itself added to a date. `None` when neither side is one.
+    /// Binds `left op right` when one side is an interval literal: `x + i`, `i + x`, `x - i`
+    /// with a date or timestamp `x`, or a sum or difference of interval literals (a constant).
+    /// `None` when neither side is one, or when `x` is not a date or timestamp (interval values
+    /// then follow the general arithmetic rules).
     pub(crate) fn interval_arithmetic(
         &self,
         left: &ast::Expr,
@@ -86,18 +106,38 @@ impl ExprBinder<'_, '_> {
             (true, false) => {
                 return Some(Err(plan_err("a DATE or TIMESTAMP cannot be subtracted from an INTERVAL", span)))
             }
-            (true, true) => return Some(Err(standalone(span))),
+            (true, true) => {
+                let sum = interval_value(left).and_then(|l| {
+                    let r = interval_value(right)?;
+                    let r = if op == BinaryOp::Minus { r.checked_neg() } else { Some(r) };
+                    r.and_then(|r| l.checked_add(r)).ok_or_else(|| plan_err("INTERVAL out of range", span))
+                });
+                return Some(sum.and_then(|v| to_literal(v, span)));
+            }
             (false, false) => return None,
         };
-        Some(self.shift_by_interval(value, interval, subtract, span))
+        let (bound, ty) = match self.bind_typed(value) {
+            Ok(typed) => typed,
+            Err(e) => return Some(Err(e)),
+        };
+        if matches!(ty, DataType::Interval(_)) {
+            return None;
+        }
+        Some(self.shift_by_interval(bound, ty, interval, subtract, span))
     }
 
-    fn shift_by_interval(&self, value: &ast::Expr, interval: &ast::Expr, subtract: bool, span: Span) -> Result<Expr> {
+    fn shift_by_interval(
+        &self,
+        bound: Expr,
+        ty: DataType,
+        interval: &ast::Expr,
+        subtract: bool,
+        span: Span,
+    ) -> Result<Expr> {
         let mut amount = interval_value(interval)?;
         if subtract {
             amount = amount.checked_neg().ok_or_else(|| plan_err("INTERVAL out of range", span))?;
         }
-        let (bound, ty) = self.bind_typed(value)?;
         let out_of_range = || plan_err("the result of adding an INTERVAL is out of the TIMESTAMP range", span);
         let start = match (&bound, &ty) {
             (Expr::Literal(ScalarValue::Date32(Some(d))), _) => Some(i64::from(*d) * MICROS_PER_DAY),
@@ -181,7 +221,7 @@ fn interval_value(e: &ast::Expr) -> Result<IntervalValue> {
             }
             interval_value(left)?.checked_add(r).ok_or_else(overflow)
         }
-        _ => Err(standalone(span)),
+        _ => Err(plan_err("expected an INTERVAL literal", span)),
     }
 }
 

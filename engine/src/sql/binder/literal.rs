@@ -60,6 +60,9 @@ pub(crate) fn number(text: &str, negative: bool, span: Span) -> Result<ScalarVal
 /// `decimal(10,2)` mean what they mean in `CREATE TABLE`.
 pub(crate) fn data_type(ty: &ast::DataType, span: Span) -> Result<DataType> {
     let text = ty.to_string();
+    if text.eq_ignore_ascii_case("interval") {
+        return Ok(crate::plan::types::INTERVAL);
+    }
     SqlType::parse(&text).map(|t| t.to_arrow()).map_err(|_| plan_err(format!("unknown type '{text}'"), span))
 }
 
