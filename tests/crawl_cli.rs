@@ -55,3 +55,39 @@ fn crawled_s3_prefix_answers_sql() {
     let server = S3Server::start(lake.path());
     crawl_and_query(&format!("s3://{BUCKET}/"), &server.env());
 }
+
+/// A file of a crawled table that scans cannot read, whether it was already corrupt when the
+/// crawl ran (reported as unclassified, yet inside a partition folder) or was damaged later: the
+/// query fails, and the error names the file.
+#[test]
+fn unreadable_file_in_a_crawled_table_fails_the_query_naming_it() {
+    let lake = make_lake();
+    let home = tempfile::tempdir().expect("home");
+    let bad_at_crawl = "events/year=2024/month=5/zz-corrupt.parquet";
+    let mut corrupt = b"PAR1".to_vec();
+    corrupt.extend_from_slice(&[7; 64]);
+    corrupt.extend_from_slice(b"PAR1");
+    std::fs::write(lake.path().join(bad_at_crawl), &corrupt).expect("write corrupt file");
+    let root = lake.path().to_string_lossy().to_string();
+    let plan = ok(home.path(), &[], &["--format", "json", "crawl", &root, "--database", "lake"]);
+    assert!(plan.contains("zz-corrupt.parquet") && plan.contains("corrupt Parquet"), "{plan}");
+
+    let query = "SELECT count(*) FROM lake.events";
+    let failed = common::tarn_cli::run(home.path(), &[], &["--format", "csv", "-c", query]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "a corrupt file was read silently: {}", String::from_utf8_lossy(&failed.stdout));
+    assert!(stderr.contains("zz-corrupt.parquet"), "the error does not name the file: {stderr}");
+
+    // Damaged after the crawl: a file the catalog's partition statistics counted.
+    std::fs::remove_file(lake.path().join(bad_at_crawl)).expect("remove");
+    let damaged = lake.path().join("events/year=2025/month=1/part-0.parquet");
+    let bytes = std::fs::read(&damaged).expect("read");
+    std::fs::write(&damaged, &bytes[..bytes.len() / 2]).expect("truncate");
+    let failed = common::tarn_cli::run(home.path(), &[], &["--format", "csv", "-c", query]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "a truncated file was read silently");
+    assert!(
+        stderr.contains("part-0.parquet") && stderr.contains("month=1"),
+        "the error does not name the file: {stderr}"
+    );
+}

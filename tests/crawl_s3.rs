@@ -7,6 +7,7 @@
 use std::net::TcpListener as StdTcpListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -30,8 +31,10 @@ const UNREADABLE_PREFIX: &str = "restricted/";
 const UNLISTABLE_PREFIX: &str = "private/";
 
 /// Signed requests pass, except reads under [`UNREADABLE_PREFIX`] and listings of
-/// [`UNLISTABLE_PREFIX`].
-struct Policy;
+/// [`UNLISTABLE_PREFIX`]. Object reads are counted, so tests can prove a re-crawl opens nothing.
+struct Policy {
+    reads: Arc<AtomicUsize>,
+}
 
 #[async_trait::async_trait]
 impl S3Access for Policy {
@@ -40,6 +43,9 @@ impl S3Access for Policy {
             return Err(s3_error!(AccessDenied, "Signature is required"));
         }
         let op = cx.s3_op().name();
+        if op == "GetObject" || op == "HeadObject" {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+        }
         if let S3Path::Object { key, .. } = cx.s3_path() {
             if op == "GetObject" && key.starts_with(UNREADABLE_PREFIX) {
                 return Err(s3_error!(AccessDenied, "Access Denied"));
@@ -59,6 +65,8 @@ struct Server {
     endpoint: String,
     runtime: tokio::runtime::Runtime,
     client: Arc<dyn ObjectStore>,
+    /// GET and HEAD requests of objects served so far.
+    reads: Arc<AtomicUsize>,
     _root: tempfile::TempDir,
 }
 
@@ -72,7 +80,8 @@ impl Server {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
         let mut builder = S3ServiceBuilder::new(s3s_fs::FileSystem::new(root.path()).expect("s3s-fs"));
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        builder.set_access(Policy);
+        let reads = Arc::new(AtomicUsize::new(0));
+        builder.set_access(Policy { reads: reads.clone() });
         let service = builder.build();
         runtime.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
@@ -95,7 +104,7 @@ impl Server {
                 .build()
                 .expect("client"),
         );
-        Server { endpoint, runtime, client, _root: root }
+        Server { endpoint, runtime, client, reads, _root: root }
     }
 
     fn put(&self, key: &str, bytes: Vec<u8>) {
@@ -210,12 +219,21 @@ fn recrawl_adds_only_the_new_partition() {
     server.upload("csv/customers/", "customers/");
     let home = tempfile::tempdir().expect("home");
     let env = server.env();
+    let before = server.reads.load(Ordering::SeqCst);
     let first = crawl_json(home.path(), &env);
     assert_eq!(table(&first, "events")["partitions_added"].as_array().map(Vec::len), Some(3));
+    let objects = first["plan"]["objects_read"].as_u64().expect("objects_read");
+    assert!(server.reads.load(Ordering::SeqCst) - before >= objects as usize, "every object was read once");
 
     // The same files as 2025/1, so the new partition's answer is 2025/1's (from DuckDB).
     server.upload("parquet/events/year=2025/month=1/", "events/year=2025/month=2/");
+    let before = server.reads.load(Ordering::SeqCst);
     let second = crawl_json(home.path(), &env);
+    let new_objects = server.reads.load(Ordering::SeqCst) - before;
+    assert_eq!(second["plan"]["objects_reused"].as_u64(), Some(objects), "{}", second["plan"]);
+    assert_eq!(second["plan"]["objects_read"], 2);
+    // Two new Parquet objects: their heads and footers, nothing of the unchanged ones.
+    assert!((2..=6).contains(&new_objects), "{new_objects} object reads for two new objects");
     let events = table(&second, "events");
     assert_eq!(events["action"], "update", "{events}");
     let added = events["partitions_added"].as_array().expect("partitions_added");
@@ -232,6 +250,27 @@ fn recrawl_adds_only_the_new_partition() {
         format!("{EVENTS_CSV}2025,2,35,1710.77\n")
     );
 
+    let before = server.reads.load(Ordering::SeqCst);
     let third = crawl_json(home.path(), &env);
     assert_eq!(third["plan"]["changes"], false, "an unchanged bucket changes nothing: {}", third["plan"]);
+    assert_eq!(server.reads.load(Ordering::SeqCst), before, "an unchanged re-crawl opens no object");
+    assert_eq!(third["plan"]["objects_read"], 0);
+
+    // A rewritten object (same key, new schema) is read again and its schema change versioned.
+    let events_file = "events/year=2025/month=2/part-0.parquet";
+    let mut drifted = Vec::new();
+    let batch = arrow::record_batch::RecordBatch::try_from_iter([
+        ("id", Arc::new(arrow::array::Int64Array::from(vec![1_i64])) as arrow::array::ArrayRef),
+        ("note", Arc::new(arrow::array::StringArray::from(vec!["drift"])) as arrow::array::ArrayRef),
+    ])
+    .expect("batch");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut drifted, batch.schema(), None).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+    server.put(events_file, drifted);
+    let fourth = crawl_json(home.path(), &env);
+    assert_eq!(fourth["plan"]["objects_read"], 1, "{}", fourth["plan"]);
+    let change = table(&fourth, "events")["schema_change"].as_str().unwrap_or_default().to_string();
+    assert!(change.contains("note"), "{change}");
+    assert_eq!(fourth["applied"]["schema_versions"], 1);
 }

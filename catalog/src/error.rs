@@ -38,7 +38,7 @@ pub enum CatalogError {
     Store { path: String, source: rusqlite::Error },
     #[error("catalog data is corrupt: {0}")]
     Corrupt(String),
-    #[error("{context}: {source}")]
+    #[error("{}", crate::location::s3_error::describe(.context, &.source.to_string()))]
     ObjectStore { context: String, source: object_store::Error },
     #[error("I/O error on {path}: {source}")]
     Io { path: String, source: std::io::Error },

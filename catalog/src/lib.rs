@@ -11,5 +11,5 @@ pub mod types;
 pub use error::{CatalogError, Result};
 pub use location::{Location, StoreRegistry};
 pub use model::*;
-pub use store::{Catalog, CatalogTxn};
+pub use store::{Catalog, CatalogTxn, CrawledFile, CrawledFiles, PendingWrite};
 pub use types::SqlType;

@@ -8,6 +8,7 @@
 
 mod credentials;
 mod registry;
+pub mod s3_error;
 
 use std::fmt;
 

@@ -9,11 +9,14 @@
 //! [`CatalogTxn`], and [`Catalog`] wraps the common ones in one transaction each.
 
 mod codec;
+mod crawled_files;
 mod databases;
 mod files;
 pub mod history;
 mod partitions;
 mod pending_writes;
+pub use crawled_files::{CrawledFile, CrawledFiles};
+pub use pending_writes::PendingWrite;
 mod schema;
 mod tables;
 #[cfg(test)]

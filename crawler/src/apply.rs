@@ -89,6 +89,10 @@ pub fn apply_plan(catalog: &Catalog, plan: &CrawlPlan) -> Result<ApplySummary> {
                 summary.tables_dropped += 1;
             }
         }
+        let known = &plan.known;
+        if !known.is_empty() {
+            tx.record_crawled_files(&known.source, &known.sampled_with, known.records(), &known.removed)?;
+        }
         Ok::<_, CatalogError>(Ok(summary))
     })?;
     outcome

@@ -6,11 +6,13 @@
 use std::sync::Arc;
 
 use futures::{stream, StreamExt};
+use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::compression::Compression;
 use crate::delimited::{self, DelimitedFile};
 use crate::json_lines::{self, looks_like_json_lines};
+use crate::known::KnownObjects;
 use crate::list::ListedObject;
 use crate::object_error::read_failure;
 use crate::parquet_footer::{read_footer, ParquetFooter, PARQUET_MAGIC};
@@ -64,19 +66,36 @@ impl FileFormat {
     }
 }
 
-/// A file the crawler understood.
-#[derive(Debug, Clone)]
-pub struct ClassifiedFile {
-    pub object: ListedObject,
+/// What a file's content says about it, apart from its row count: format, columns and how they
+/// were decided. Files written by one job say the same thing, so one value is shared (interned,
+/// see [`crate::known`]) by all of them: the crawl's memory then grows with the number of
+/// distinct schemas, not with the number of objects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileClass {
     pub format: FileFormat,
     pub columns: Vec<FileColumn>,
-    pub rows: u64,
     /// `rows` is exact (Parquet footers, text files read whole) rather than estimated.
     pub rows_exact: bool,
     /// Some text nulls were spelled `NULL`.
     pub word_nulls: bool,
     /// How the format was decided (dialect, header), for the plan.
     pub notes: Vec<String>,
+}
+
+/// A file the crawler understood.
+#[derive(Debug, Clone)]
+pub struct ClassifiedFile {
+    pub object: ListedObject,
+    pub rows: u64,
+    pub class: Arc<FileClass>,
+    /// Read by this crawl (`false`: unchanged since an earlier crawl read it, not opened).
+    pub fresh: bool,
+}
+
+impl ClassifiedFile {
+    fn new(object: ListedObject, rows: u64, class: FileClass) -> ClassifiedFile {
+        ClassifiedFile { object, rows, class: Arc::new(class), fresh: true }
+    }
 }
 
 /// A file the crawler could not use, and why.
@@ -87,37 +106,67 @@ pub struct UnclassifiedFile {
     pub reason: String,
 }
 
-/// Classifies `objects` with up to `concurrency` files read at once, in listing order.
+/// What classifying a listing found.
+#[derive(Debug, Default)]
+pub struct Classification {
+    pub classified: Vec<ClassifiedFile>,
+    pub unclassified: Vec<UnclassifiedFile>,
+    /// Objects opened by this crawl.
+    pub read: u64,
+    /// Objects unchanged since an earlier crawl read them, not opened.
+    pub reused: u64,
+}
+
+/// Classifies `objects` with up to `concurrency` files read at once, in listing order. Objects
+/// `known` from an earlier crawl and unchanged since are not read; the classes of the others are
+/// interned into `known`'s interner, so files with one finding share one [`FileClass`].
 pub async fn classify_all(
     store: &Arc<dyn ObjectStore>,
+    root: &ObjectPath,
     objects: Vec<ListedObject>,
     sample_rows: usize,
     concurrency: usize,
     progress: &CrawlProgress,
-) -> (Vec<ClassifiedFile>, Vec<UnclassifiedFile>) {
-    let results: Vec<Result<ClassifiedFile, UnclassifiedFile>> = stream::iter(objects)
+    known: &mut KnownObjects,
+) -> Classification {
+    let mut found = Classification { classified: Vec::with_capacity(objects.len()), ..Classification::default() };
+    let mut to_read = Vec::new();
+    for object in objects {
+        match known.reuse(&object) {
+            Some((rows, class)) => {
+                found.classified.push(ClassifiedFile { object, rows, class, fresh: false });
+                progress.sampled();
+            }
+            None => to_read.push(object),
+        }
+    }
+    found.reused = found.classified.len() as u64;
+    found.read = to_read.len() as u64;
+    let mut results = stream::iter(to_read)
         .map(|object| async move {
-            let result = classify(store, object, sample_rows).await;
+            let result = classify(store, root, object, sample_rows).await;
             progress.sampled();
             result
         })
-        .buffered(concurrency)
-        .collect()
-        .await;
-    let mut classified = Vec::new();
-    let mut unclassified = Vec::new();
-    for result in results {
+        .buffered(concurrency);
+    while let Some(result) = results.next().await {
         match result {
-            Ok(file) => classified.push(file),
-            Err(file) => unclassified.push(file),
+            Ok(mut file) => {
+                file.class = known.interner.intern(file.class);
+                found.classified.push(file);
+            }
+            Err(file) => found.unclassified.push(file),
         }
     }
-    (classified, unclassified)
+    // Reused and read files were collected apart; grouping expects listing order.
+    found.classified.sort_by(|a, b| a.object.relative.cmp(&b.object.relative));
+    found
 }
 
 /// Classifies one object by its content.
 pub async fn classify(
     store: &Arc<dyn ObjectStore>,
+    root: &ObjectPath,
     object: ListedObject,
     sample_rows: usize,
 ) -> Result<ClassifiedFile, UnclassifiedFile> {
@@ -126,12 +175,13 @@ pub async fn classify(
         size: object.size,
         reason,
     };
-    let first = match store.get_range(&object.path, 0..object.size.min(HEAD_BYTES)).await {
+    let path = object.path(root);
+    let first = match store.get_range(&path, 0..object.size.min(HEAD_BYTES)).await {
         Ok(bytes) => bytes,
-        Err(e) => return Err(unclassified(&object, read_failure(object.path.as_ref(), &e))),
+        Err(e) => return Err(unclassified(&object, read_failure(path.as_ref(), &e))),
     };
     if first.starts_with(PARQUET_MAGIC) {
-        return match read_footer(store, &object.path, object.size).await {
+        return match read_footer(store, &path, object.size, Some(&first)).await {
             Ok(footer) => Ok(parquet_file(object, footer)),
             Err(reason) => Err(unclassified(&object, reason)),
         };
@@ -139,7 +189,7 @@ pub async fn classify(
     if object.relative.to_ascii_lowercase().ends_with(".parquet") {
         return Err(unclassified(&object, "named .parquet but does not start with the PAR1 magic".into()));
     }
-    let sample = match sample_text(store, &object.path, object.size, first).await {
+    let sample = match sample_text(store, &path, object.size, first).await {
         Ok(sample) => sample,
         Err(reason) => return Err(unclassified(&object, reason)),
     };
@@ -154,15 +204,17 @@ pub async fn classify(
     }
     if looks_like_json_lines(&sample.head) {
         return match json_lines::analyse(&sample, sample_rows, object.size) {
-            Ok(json) => Ok(ClassifiedFile {
-                format: FileFormat::JsonLines { compression: sample.compression },
-                columns: json.columns,
-                rows: json.rows,
-                rows_exact: json.rows_exact,
-                word_nulls: false,
-                notes: json.notes,
+            Ok(json) => Ok(ClassifiedFile::new(
                 object,
-            }),
+                json.rows,
+                FileClass {
+                    format: FileFormat::JsonLines { compression: sample.compression },
+                    columns: json.columns,
+                    rows_exact: json.rows_exact,
+                    word_nulls: false,
+                    notes: json.notes,
+                },
+            )),
             Err(reason) => Err(unclassified(&object, reason)),
         };
     }
@@ -183,20 +235,20 @@ fn parquet_file(object: ListedObject, footer: ParquetFooter) -> ClassifiedFile {
             format: None,
         })
         .collect();
-    let mut notes =
-        vec![format!("Parquet: {} rows in {} row groups, {} codec", footer.rows, footer.row_groups, footer.codec)];
+    // Row and row-group counts vary per file and would keep files from sharing one FileClass;
+    // the rows are in the statistics anyway.
+    let mut notes = vec![format!("Parquet footer, {} codec", footer.codec)];
     for (name, data_type) in &footer.unsupported {
         notes.push(format!("column {name} ({data_type}) left out: Tarn cannot read that type yet"));
     }
-    ClassifiedFile {
-        object,
+    let class = FileClass {
         format: FileFormat::Parquet { codec: footer.codec },
         columns,
-        rows: footer.rows,
         rows_exact: true,
         word_nulls: false,
         notes,
-    }
+    };
+    ClassifiedFile::new(object, footer.rows, class)
 }
 
 fn delimited_file(object: ListedObject, file: DelimitedFile, compression: Compression) -> ClassifiedFile {
@@ -211,13 +263,12 @@ fn delimited_file(object: ListedObject, file: DelimitedFile, compression: Compre
         file.header.reason
     )];
     notes.extend(file.notes);
-    ClassifiedFile {
-        object,
+    let class = FileClass {
         format: FileFormat::Delimited { dialect: file.dialect, header: file.header.has_header, compression },
         columns: file.columns,
-        rows: file.rows,
         rows_exact: file.rows_exact,
         word_nulls: file.word_nulls,
         notes,
-    }
+    };
+    ClassifiedFile::new(object, file.rows, class)
 }

@@ -10,7 +10,8 @@ use crate::apply::{apply_plan, ApplySummary};
 use crate::classify::classify_all;
 use crate::error::{CrawlError, Result};
 use crate::group::{group_tables, GroupOptions};
-use crate::list::{list_objects, ExcludeSet};
+use crate::known::{self, KnownObjects, KnownUpdate};
+use crate::list::{list_objects, ExcludeSet, Listing};
 use crate::options::CrawlOptions;
 use crate::plan::{build_plan, CrawlPlan, PlanInputs};
 use crate::progress::CrawlProgress;
@@ -72,9 +73,27 @@ pub async fn run_crawl(catalog: &Catalog, stores: &StoreRegistry, options: &Craw
         return Err(CrawlError::NothingFound(root.as_url_str()));
     }
 
+    let root_url = root.as_url_str();
+    let sampled_with = known::sampled_with(options.sample_rows);
+    let mut known = match KnownObjects::load(catalog, &root_url, &sampled_with) {
+        Ok(known) => known,
+        Err(e) => {
+            progress.finish();
+            return Err(e);
+        }
+    };
     progress.start_sampling(listing.objects.len() as u64);
-    let (classified, unclassified) =
-        classify_all(&store, listing.objects, options.sample_rows, options.concurrency, &progress).await;
+    let found = classify_all(
+        &store,
+        &root_path,
+        listing.objects,
+        options.sample_rows,
+        options.concurrency,
+        &progress,
+        &mut known,
+    )
+    .await;
+    let mut classified = found.classified;
 
     let root_name = root_path.parts().next_back().map(|p| p.as_ref().to_string()).unwrap_or_else(|| "root".into());
     let group_options =
@@ -87,13 +106,19 @@ pub async fn run_crawl(catalog: &Catalog, stores: &StoreRegistry, options: &Craw
         dry_run: options.dry_run,
         delete_behavior: options.delete_behavior,
         objects_listed,
+        objects_read: found.read,
+        objects_reused: found.reused,
         skipped: listing.skipped,
-        unclassified,
+        unclassified: found.unclassified,
         unplaced,
     };
     let plan = build_plan(catalog, groups, inputs);
     progress.finish();
-    let plan = plan?;
+    let mut plan = plan?;
+    let unlisted: Vec<&str> = Listing::unlisted_folders(&plan.skipped).collect();
+    let (interner, removed) = known.into_removed(&unlisted);
+    classified.retain(|file| file.fresh);
+    plan.known = KnownUpdate { source: root_url, sampled_with, files: classified, removed, interner };
     let applied = if options.dry_run { None } else { Some(apply_plan(catalog, &plan)?) };
     Ok(CrawlReport { plan, applied, elapsed: started.elapsed() })
 }

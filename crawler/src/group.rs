@@ -4,11 +4,13 @@
 //! partition layout, or a schema sharing too few columns) becomes its own table named after its
 //! path instead of breaking the table. Every such decision carries its reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::Arc;
 
 use tarn_catalog::SqlType;
 
-use crate::classify::{ClassifiedFile, FileFormat};
+use crate::classify::{ClassifiedFile, FileClass, FileFormat};
 use crate::partitions::{describe_signature, key_names, key_type, parse_level, signature, Level, Signature};
 use crate::schema::MergedSchema;
 
@@ -48,7 +50,7 @@ impl Stats {
         self.files += 1;
         self.bytes += file.object.size;
         self.rows += file.rows;
-        self.rows_exact &= file.rows_exact;
+        self.rows_exact &= file.class.rows_exact;
     }
 }
 
@@ -95,9 +97,28 @@ pub struct GroupOptions {
 #[derive(Clone)]
 struct Entry<'a> {
     file: &'a ClassifiedFile,
-    /// Raw folder names below the table's folder.
+    /// The file's folders below the crawl root, parsed once per folder and shared by its files
+    /// (a partition folder holds many), so grouping does not allocate per file.
+    folder: Rc<Folder>,
+    /// How many of `folder`'s levels lie above the table under consideration.
+    skip: usize,
+}
+
+/// The folder levels between the crawl root and a file.
+struct Folder {
     names: Vec<String>,
     levels: Vec<Level>,
+}
+
+impl Entry<'_> {
+    /// Raw folder names below the table's folder.
+    fn names(&self) -> &[String] {
+        &self.folder.names[self.skip..]
+    }
+
+    fn levels(&self) -> &[Level] {
+        &self.folder.levels[self.skip..]
+    }
 }
 
 /// Groups classified files into tables.
@@ -106,11 +127,22 @@ pub fn group_tables(files: &[ClassifiedFile], options: &GroupOptions) -> (Vec<Ta
     let mut candidates: BTreeMap<String, Vec<Entry<'_>>> = BTreeMap::new();
     let level = options.table_level;
     let only_root_files = files.iter().all(|f| f.object.folders().is_empty());
+    let mut parsed: HashMap<&str, Rc<Folder>> = HashMap::new();
     for file in files {
         let folders = file.object.folders();
+        let dir = file.object.relative.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("");
+        let folder = parsed
+            .entry(dir)
+            .or_insert_with(|| {
+                Rc::new(Folder {
+                    names: folders.iter().map(|s| s.to_string()).collect(),
+                    levels: folders.iter().map(|s| parse_level(s)).collect(),
+                })
+            })
+            .clone();
         if folders.len() < level {
             if level == 1 && only_root_files {
-                candidates.entry(String::new()).or_default().push(entry(file, &[]));
+                candidates.entry(String::new()).or_default().push(Entry { file, folder, skip: 0 });
             } else {
                 let reason = if folders.is_empty() {
                     "a file directly in the crawl root next to table folders: a table here would overlap every other \
@@ -124,7 +156,7 @@ pub fn group_tables(files: &[ClassifiedFile], options: &GroupOptions) -> (Vec<Ta
             continue;
         }
         let dir = folders[..level].join("/");
-        candidates.entry(dir).or_default().push(entry(file, &folders[level..]));
+        candidates.entry(dir).or_default().push(Entry { file, folder, skip: level });
     }
     let mut tables = Vec::new();
     for (dir, entries) in candidates {
@@ -162,14 +194,6 @@ pub fn group_tables(files: &[ClassifiedFile], options: &GroupOptions) -> (Vec<Ta
     (tables, unplaced)
 }
 
-fn entry<'a>(file: &'a ClassifiedFile, folders: &[&str]) -> Entry<'a> {
-    Entry {
-        file,
-        names: folders.iter().map(|s| s.to_string()).collect(),
-        levels: folders.iter().map(|s| parse_level(s)).collect(),
-    }
-}
-
 /// The files of one child folder (or the files directly in the table's folder) that agree on
 /// format and layout.
 struct Child<'a> {
@@ -192,7 +216,7 @@ fn build_tables<'a>(
 ) {
     let mut by_child: BTreeMap<Option<String>, Vec<Entry<'a>>> = BTreeMap::new();
     for entry in entries {
-        by_child.entry(entry.names.first().cloned()).or_default().push(entry);
+        by_child.entry(entry.names().first().cloned()).or_default().push(entry);
     }
     let mut children: Vec<Child<'a>> = Vec::new();
     for (child_name, entries) in by_child {
@@ -264,8 +288,7 @@ fn build_tables<'a>(
                     .entries
                     .into_iter()
                     .map(|mut e| {
-                        e.names.remove(0);
-                        e.levels.remove(0);
+                        e.skip += 1;
                         e
                     })
                     .collect();
@@ -291,16 +314,16 @@ fn agreeing_child<'a>(
 ) -> Child<'a> {
     let mut tally: BTreeMap<(String, Signature), usize> = BTreeMap::new();
     for e in &entries {
-        *tally.entry((e.file.format.table_key(), signature(&e.levels))).or_default() += 1;
+        *tally.entry((e.file.class.format.table_key(), signature(e.levels()))).or_default() += 1;
     }
     let ((format_key, sig), _) = tally.into_iter().max_by_key(|(_, n)| *n).unwrap_or_default();
     let mut schema = MergedSchema::default();
     let mut kept = Vec::new();
     for e in entries {
-        let key = e.file.format.table_key();
-        let own = signature(&e.levels);
+        let key = e.file.class.format.table_key();
+        let own = signature(e.levels());
         if key == format_key && own == sig {
-            schema.merge_file(&e.file.object.relative, &e.file.columns);
+            schema.merge_file(&e.file.object.relative, &e.file.class.columns);
             kept.push(e);
         } else {
             let reason = if key != format_key {
@@ -329,23 +352,28 @@ fn assemble(
 ) -> Option<TableGroup> {
     let entries: Vec<Entry<'_>> = children.into_iter().flat_map(|c| c.entries).collect();
     let first = entries.first()?;
-    let format = first.file.format.clone();
-    let file_notes = first.file.notes.iter().map(|n| format!("{}: {n}", first.file.object.relative)).collect();
+    let format = first.file.class.format.clone();
+    let file_notes = first.file.class.notes.iter().map(|n| format!("{}: {n}", first.file.object.relative)).collect();
     let mut schema = MergedSchema::default();
     let mut layouts: Vec<Vec<String>> = Vec::new();
+    // By address: the files (borrowed for the whole call) keep every class alive.
+    let mut classes_seen: HashSet<*const FileClass> = HashSet::new();
     let mut stats = Stats::default();
     let mut partitions: BTreeMap<Vec<String>, FoundPartition> = BTreeMap::new();
     let depth = signature.len();
     for e in &entries {
-        schema.merge_file(&e.file.object.relative, &e.file.columns);
-        let names: Vec<String> = e.file.columns.iter().map(|c| c.name.to_lowercase()).collect();
-        if !layouts.contains(&names) {
-            layouts.push(names);
+        schema.merge_file(&e.file.object.relative, &e.file.class.columns);
+        // Files share their class when their findings agree: compare column names once per class.
+        if classes_seen.insert(Arc::as_ptr(&e.file.class)) {
+            let names: Vec<String> = e.file.class.columns.iter().map(|c| c.name.to_lowercase()).collect();
+            if !layouts.contains(&names) {
+                layouts.push(names);
+            }
         }
         stats.add(e.file);
         if depth > 0 {
-            let values: Vec<String> = e.levels[..depth].iter().map(|l| l.value.clone()).collect();
-            let relative_dir = e.names[..depth].join("/");
+            let values: Vec<String> = e.levels()[..depth].iter().map(|l| l.value.clone()).collect();
+            let relative_dir = e.names()[..depth].join("/");
             partitions
                 .entry(values.clone())
                 .or_insert_with(|| FoundPartition { values, relative_dir, stats: Stats::default() })
@@ -382,7 +410,7 @@ fn assemble(
             crate::infer::format_count(partitions.len() as u64)
         ));
     }
-    let word_nulls = entries.iter().any(|e| e.file.word_nulls);
+    let word_nulls = entries.iter().any(|e| e.file.class.word_nulls);
     Some(TableGroup {
         name: name.to_string(),
         relative_dir: dir.to_string(),

@@ -16,6 +16,7 @@ pub mod error;
 pub mod group;
 pub mod infer;
 pub mod json_lines;
+pub mod known;
 pub mod list;
 pub mod object_error;
 pub mod options;

@@ -20,18 +20,28 @@ use crate::error::{CrawlError, Result};
 use crate::object_error::list_failure;
 use crate::progress::CrawlProgress;
 
-/// An object that will be classified.
+/// An object that will be classified. Its full key is not kept ([`ListedObject::path`] rebuilds it
+/// from the crawl root): a crawl holds one of these per object, so every string counts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedObject {
-    /// The object's key in its store.
-    pub path: ObjectPath,
-    /// The key below the crawl root as the user names it (`orders/year=2024/part-0.parquet`).
+    /// The key below the crawl root as the user names it (`orders/year=2024/part-0.parquet`),
+    /// segments as the store spells them.
     pub relative: String,
     pub size: u64,
     pub last_modified: DateTime<Utc>,
+    /// The store's ETag (S3's, or the local store's inode-mtime-size tag), which tells a
+    /// rewritten object from an unchanged one when times are coarse.
+    pub e_tag: Option<String>,
 }
 
 impl ListedObject {
+    /// The object's key in its store, under the crawl `root` it was listed from.
+    pub fn path(&self, root: &ObjectPath) -> ObjectPath {
+        let key = if root.as_ref().is_empty() { self.relative.clone() } else { format!("{root}/{}", self.relative) };
+        // The segments came from a listed path, so they parse back to the same path.
+        ObjectPath::parse(&key).unwrap_or_else(|_| ObjectPath::from(key))
+    }
+
     /// The folder names between the crawl root and the file.
     pub fn folders(&self) -> Vec<&str> {
         let mut segments: Vec<&str> = self.relative.split('/').collect();
@@ -191,10 +201,10 @@ impl Listing {
         match skip_reason(&names, &relative, meta.size, excludes) {
             Some(reason) => self.skipped.push(SkippedObject { relative, reason }),
             None => self.objects.push(ListedObject {
-                path: meta.location,
                 relative,
                 size: meta.size,
                 last_modified: meta.last_modified,
+                e_tag: meta.e_tag,
             }),
         }
     }
@@ -287,5 +297,8 @@ mod tests {
             ]
         );
         assert_eq!(listing.objects[0].folders(), ["orders", "year=2024"]);
+        let root = ObjectPath::from("lake");
+        assert_eq!(listing.objects[0].path(&root), ObjectPath::from("lake/orders/year=2024/part-0.parquet"));
+        assert_eq!(listing.objects[1].path(&ObjectPath::default()).as_ref(), "top.csv");
     }
 }

@@ -38,14 +38,26 @@ pub struct ParquetFooter {
 
 /// Reads and interprets the footer of the Parquet file at `path` of `size` bytes; the error is
 /// the reason the file is not usable Parquet, in words for the plan.
-pub async fn read_footer(store: &Arc<dyn ObjectStore>, path: &ObjectPath, size: u64) -> Result<ParquetFooter, String> {
+///
+/// `whole` is the file's content when the caller already read all of it (small files are read
+/// whole by the first request): then no second request is made, which halves the requests per
+/// object on a lake of small files, where requests are nearly all of a crawl's time on S3.
+pub async fn read_footer(
+    store: &Arc<dyn ObjectStore>,
+    path: &ObjectPath,
+    size: u64,
+    whole: Option<&Bytes>,
+) -> Result<ParquetFooter, String> {
     if size < 12 {
         return Err(format!("corrupt Parquet: {size} bytes is too small for a Parquet file"));
     }
     let mut wanted = FOOTER_GUESS.min(size);
     let mut reader = ParquetMetaDataReader::new();
     loop {
-        let tail = fetch(store, path, size - wanted..size).await?;
+        let tail = match whole {
+            Some(bytes) if bytes.len() as u64 == size => bytes.slice((size - wanted) as usize..),
+            _ => fetch(store, path, size - wanted..size).await?,
+        };
         if wanted == FOOTER_GUESS.min(size) && !tail.ends_with(PARQUET_MAGIC) {
             return Err("corrupt Parquet: the file does not end with the PAR1 magic (truncated or not Parquet)".into());
         }

@@ -18,6 +18,7 @@ use tarn_catalog::{
 use crate::classify::{FileFormat, UnclassifiedFile};
 use crate::error::Result;
 use crate::group::{PartitionKey, Stats, TableGroup, UnplacedFile};
+use crate::known::KnownUpdate;
 use crate::list::{Listing, SkippedObject};
 use crate::options::DeleteBehavior;
 use crate::schema::widen;
@@ -125,9 +126,16 @@ pub struct CrawlPlan {
     pub tables: Vec<TablePlan>,
     pub vanished_tables: Vec<VanishedTable>,
     pub objects_listed: u64,
+    /// Objects opened (footer or sample read) by this crawl.
+    pub objects_read: u64,
+    /// Objects unchanged since an earlier crawl read them, whose findings were reused unopened.
+    pub objects_reused: u64,
     pub skipped: Vec<SkippedObject>,
     pub unclassified: Vec<UnclassifiedFile>,
     pub unplaced: Vec<UnplacedFile>,
+    /// What the catalog will remember of the objects read (written with the plan, never by a
+    /// dry run); not a change to any table.
+    pub known: KnownUpdate,
 }
 
 impl CrawlPlan {
@@ -146,6 +154,8 @@ pub struct PlanInputs<'a> {
     pub dry_run: bool,
     pub delete_behavior: DeleteBehavior,
     pub objects_listed: u64,
+    pub objects_read: u64,
+    pub objects_reused: u64,
     pub skipped: Vec<SkippedObject>,
     pub unclassified: Vec<UnclassifiedFile>,
     pub unplaced: Vec<UnplacedFile>,
@@ -202,9 +212,12 @@ pub fn build_plan(catalog: &Catalog, groups: Vec<TableGroup>, inputs: PlanInputs
         tables,
         vanished_tables,
         objects_listed: inputs.objects_listed,
+        objects_read: inputs.objects_read,
+        objects_reused: inputs.objects_reused,
         skipped: inputs.skipped,
         unclassified: inputs.unclassified,
         unplaced: inputs.unplaced,
+        known: KnownUpdate::default(),
     })
 }
 

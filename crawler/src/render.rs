@@ -25,6 +25,14 @@ pub fn plan_text(plan: &CrawlPlan) -> String {
         plan.unclassified.len(),
         plan.unplaced.len()
     );
+    if plan.objects_reused > 0 {
+        let _ = writeln!(
+            out,
+            "  {} objects read, {} unchanged since the last crawl (not read again)",
+            format_count(plan.objects_read),
+            format_count(plan.objects_reused)
+        );
+    }
     if plan.create_database {
         let _ = writeln!(out, "  database {} will be created", plan.database);
     }
@@ -181,6 +189,8 @@ pub fn plan_json(plan: &CrawlPlan) -> Value {
         "create_database": plan.create_database,
         "changes": !plan.is_empty(),
         "objects_listed": plan.objects_listed,
+        "objects_read": plan.objects_read,
+        "objects_reused": plan.objects_reused,
         "tables": plan.tables.iter().map(table_json).collect::<Vec<_>>(),
         "vanished_tables": plan.vanished_tables.iter().map(|t| json!({"name": t.name, "location": t.location})).collect::<Vec<_>>(),
         "skipped": plan.skipped.iter().map(|s| json!({"path": s.relative, "code": s.reason.code(), "reason": s.reason.to_string()})).collect::<Vec<_>>(),

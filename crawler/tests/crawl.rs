@@ -506,3 +506,103 @@ async fn json_lines_become_json_tables() {
     );
     assert_eq!(logs.parameters.get("classification").map(String::as_str), Some("json"));
 }
+
+/// The catalog's memory of the objects read under the lake's root with default settings.
+fn known_keys(lake: &Lake) -> Vec<String> {
+    let source = format!("file://{}/", lake.dir.path().display());
+    let sampled_with = tarn_crawler::known::sampled_with(lake.options().sample_rows);
+    let mut keys: Vec<String> = lake
+        .catalog
+        .read(|tx| tx.crawled_files(&source, &sampled_with))
+        .unwrap()
+        .files
+        .into_iter()
+        .map(|f| f.key)
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn unchanged_recrawl_reads_no_object() {
+    let lake = Lake::new();
+    sample_lake(&lake);
+    let mut dry = lake.options();
+    dry.dry_run = true;
+    lake.crawl(dry).await;
+    assert!(known_keys(&lake).is_empty(), "a dry run remembers nothing");
+
+    let first = lake.crawl(lake.options()).await;
+    assert_eq!((first.plan.objects_read, first.plan.objects_reused), (3, 0));
+    assert_eq!(
+        known_keys(&lake),
+        ["orders/year=2023/month=12/part-0.parquet", "orders/year=2024/month=01/part-0.parquet", "users/users.csv"]
+    );
+    let second = lake.crawl(lake.options()).await;
+    assert_eq!((second.plan.objects_read, second.plan.objects_reused), (0, 3));
+    assert!(second.plan.is_empty(), "{}", second.render_text());
+    assert!(
+        second.render_text().contains("0 objects read, 3 unchanged since the last crawl"),
+        "{}",
+        second.render_text()
+    );
+    assert_eq!(second.to_json()["plan"]["objects_reused"], 3);
+    // The reused findings describe the tables exactly as reading the files did.
+    let reread = {
+        let mut options = lake.options();
+        options.sample_rows = 1000;
+        lake.crawl(options).await
+    };
+    assert_eq!(reread.plan.objects_read, 3, "other sampling settings read every object again");
+    let described = |plan: &tarn_crawler::CrawlPlan| -> Vec<_> {
+        let column = |c: &tarn_crawler::plan::ColumnPlan| (c.name.clone(), c.data_type.clone(), c.reasons.clone());
+        plan.tables
+            .iter()
+            .map(|t| (t.name.clone(), t.columns.iter().map(column).collect::<Vec<_>>(), t.stats))
+            .collect()
+    };
+    assert_eq!(described(&first.plan), described(&second.plan));
+}
+
+#[tokio::test]
+async fn modified_objects_are_read_again() {
+    let lake = Lake::new();
+    sample_lake(&lake);
+    lake.crawl(lake.options()).await;
+
+    // Same bytes, another modification time: read again, and nothing changes in the tables.
+    let path = lake.path("orders/year=2024/month=01/part-0.parquet");
+    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000)).unwrap();
+    drop(file);
+    let touched = lake.crawl(lake.options()).await;
+    assert_eq!((touched.plan.objects_read, touched.plan.objects_reused), (1, 2));
+    assert!(touched.plan.is_empty(), "{}", touched.render_text());
+    let again = lake.crawl(lake.options()).await;
+    assert_eq!(again.plan.objects_read, 0, "the new modification time was remembered");
+
+    // Rewritten in place with another schema: read again, and the schema change is versioned.
+    lake.parquet(
+        "orders/year=2024/month=01/part-0.parquet",
+        vec![
+            ("id", bigints(&[3])),
+            ("amount", doubles(&[1.0])),
+            ("status", strings(&["a"])),
+            ("note", strings(&["n"])),
+        ],
+    );
+    let drifted = lake.crawl(lake.options()).await;
+    assert_eq!(drifted.plan.objects_read, 1);
+    let orders = drifted.plan.tables.iter().find(|t| t.name == "orders").unwrap();
+    assert!(orders.schema_change.as_deref().unwrap_or_default().contains("note string added"), "{orders:?}");
+    assert_eq!(lake.catalog.table_history("lake", "orders").unwrap().len(), 2);
+
+    // A deleted file is still seen as gone, and forgotten; a corrupted one is reported, not reused.
+    fs::remove_file(lake.path("orders/year=2023/month=12/part-0.parquet")).unwrap();
+    lake.write("users/users.csv", b"\x00\x01\x02 not text any more \x00");
+    let report = lake.crawl(lake.options()).await;
+    let orders = report.plan.tables.iter().find(|t| t.name == "orders").unwrap();
+    assert_eq!(orders.vanished_partitions.len(), 1);
+    assert_eq!(report.plan.unclassified.len(), 1, "{}", report.render_text());
+    assert_eq!(known_keys(&lake), ["orders/year=2024/month=01/part-0.parquet"]);
+}

@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{CatalogError, Result};
 
 /// The schema version this build writes; older files are migrated up on open.
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 5;
 
 /// How long a writer waits for another process's write transaction before giving up. Catalog
 /// transactions are short, so a long wait means a stuck process, not ordinary contention.
@@ -85,6 +85,34 @@ CREATE TABLE pending_writes (
 CREATE INDEX pending_writes_by_table ON pending_writes (database, table_name);
 ";
 
+/// Version 4: where a pending write puts its files, so the sweep of killed writes
+/// (`engine/src/write/orphans.rs`) can find them when no table points there (a killed CTAS into an
+/// external location, UNLOAD). NULL in records written by version 3: the table's location then.
+const SCHEMA_V4: &str = "ALTER TABLE pending_writes ADD COLUMN location TEXT;";
+
+/// Version 5: what the crawler learnt from each object it read (`crawled_files.rs`), so a re-crawl
+/// skips objects whose size, modification time and ETag are unchanged instead of reading their
+/// footers again. Results are interned: files written by one job share one `crawl_results` row,
+/// which keeps the per-object cost at a key and a few integers. Keyed by the crawl root, not a
+/// table: the same files may be crawled into tables that are later dropped and recreated.
+const SCHEMA_V5: &str = "
+CREATE TABLE crawl_results (
+    id      INTEGER PRIMARY KEY,
+    result  TEXT NOT NULL UNIQUE
+);
+CREATE TABLE crawled_files (
+    source        TEXT NOT NULL,
+    key           TEXT NOT NULL,
+    size_bytes    INTEGER NOT NULL,
+    modified_us   INTEGER NOT NULL,
+    etag          TEXT,
+    row_count     INTEGER NOT NULL,
+    sampled_with  TEXT NOT NULL,
+    result_id     INTEGER NOT NULL REFERENCES crawl_results(id),
+    PRIMARY KEY (source, key)
+) WITHOUT ROWID;
+";
+
 /// Opens the SQLite file with the settings every connection needs and brings its schema up to
 /// [`SCHEMA_VERSION`].
 pub(super) fn open_connection(path: &Path, path_text: &str) -> Result<Connection> {
@@ -121,6 +149,12 @@ fn migrate(conn: &mut Connection, path_text: &str) -> Result<()> {
     }
     if found < 3 {
         tx.execute_batch(SCHEMA_V3).map_err(store_err)?;
+    }
+    if found < 4 {
+        tx.execute_batch(SCHEMA_V4).map_err(store_err)?;
+    }
+    if found < 5 {
+        tx.execute_batch(SCHEMA_V5).map_err(store_err)?;
     }
     if found < SCHEMA_VERSION {
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")).map_err(store_err)?;
