@@ -228,16 +228,20 @@ fn kill_9_during_writes_leaves_each_write_whole_or_absent() {
         expected_ins = counts["w.ins"];
         expected_copied = counts["w.copied"];
     }
-    // Staged files of killed writes are invisible: the counts above never include them. What they
-    // leave on disk (until the orphan sweep's age passes) is reported, not asserted.
-    let tables = fixture.ok("SHOW TABLES IN w");
+    // Staged files of killed writes are invisible: the counts above never include them, and each
+    // start after a kill (the `counts` above) removed them: nothing is left.
+    let catalog = tarn_catalog::Catalog::open(fixture.home.path()).expect("open the catalog");
     let leftover_external = std::fs::read_dir(fixture.external_root())
         .expect("external folder")
         .flatten()
         .filter(|dir| {
             let name = dir.file_name().to_string_lossy().to_string();
-            let listed = tables.lines().any(|l| l.ends_with(&format!(",{name}")));
-            !listed && std::fs::read_dir(dir.path()).is_ok_and(|mut d| d.next().is_some())
+            let files = files_below(&dir.path());
+            let orphaned = catalog.get_table("w", &name).is_err() && !files.is_empty();
+            if orphaned {
+                eprintln!("left after the kills: {files:?}");
+            }
+            orphaned
         })
         .count();
     // Files of killed INSERTs into w.ins: write ids in the folder beyond the committed ones.
@@ -253,4 +257,209 @@ fn kill_9_during_writes_leaves_each_write_whole_or_absent() {
          table; {} killed INSERTs left unlisted files in the warehouse",
         ins_ids.len().saturating_sub(committed_inserts)
     );
+    assert_eq!(leftover_external, 0, "external CTAS folders with files and no table; seed {seed}");
+    assert_eq!(ins_ids.len(), committed_inserts, "write ids in w.ins beyond the committed INSERTs; seed {seed}");
+    assert_eq!(leftovers(&fixture), Leftovers::default(), "seed {seed}");
+}
+
+/// 10,000,000 rows: a write that runs for seconds in a debug build, so a second process can start
+/// while it is still writing.
+const LIVE_ROWS: u64 = 10_000_000;
+const LIVE_WRITE: &str =
+    "SELECT a.x * 1000000 + b.x * 100000 + c.x * 10000 + d.x * 1000 + e.x * 100 + f.x * 10 + g.x AS n, \
+     'r' || CAST(a.x AS varchar) AS label \
+     FROM w.digits a, w.digits b, w.digits c, w.digits d, w.digits e, w.digits f, w.digits g";
+
+/// A write for the sweep tests: its SQL and the folder its files appear in.
+struct SweepCase {
+    name: &'static str,
+    sql: String,
+    folder: PathBuf,
+}
+
+fn sweep_cases(fixture: &Fixture, rows: &str) -> Vec<SweepCase> {
+    let home = fixture.home.path().join("warehouse/w");
+    let external = fixture.external_root();
+    let ext = |name: &str| format!("{}/{name}/", external.display());
+    vec![
+        SweepCase {
+            name: "local CTAS",
+            sql: format!("CREATE TABLE w.swept_ctas AS {rows}"),
+            folder: home.join("swept_ctas"),
+        },
+        SweepCase { name: "INSERT", sql: format!("INSERT INTO w.ins {rows}"), folder: home.join("ins") },
+        SweepCase {
+            name: "COPY",
+            sql: format!("COPY w.copied FROM '{}' CSV IGNOREHEADER 1", fixture.copy_file().display()),
+            folder: home.join("copied"),
+        },
+        SweepCase {
+            name: "external CTAS",
+            sql: format!(
+                "CREATE TABLE w.swept_ext WITH (external_location = '{}', format = 'PARQUET') AS {rows}",
+                ext("swept_ext")
+            ),
+            folder: external.join("swept_ext"),
+        },
+        SweepCase {
+            name: "external INSERT",
+            sql: format!("INSERT INTO w.ext_ins {rows}"),
+            folder: external.join("ext_ins"),
+        },
+        SweepCase {
+            name: "UNLOAD",
+            sql: format!("UNLOAD ('{}') TO '{}' FORMAT PARQUET", rows.replace('\'', "''"), ext("unloaded")),
+            folder: external.join("unloaded"),
+        },
+    ]
+}
+
+/// Every file below `dir` (recursively), hidden ones included.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for path in std::fs::read_dir(&current).into_iter().flatten().flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Spawns `sql` and waits until one of its data files exists under `folder` (beyond `before`), or
+/// until it exits. Returns the running child.
+fn spawn_until_files(fixture: &Fixture, sql: &str, folder: &Path, before: usize) -> std::process::Child {
+    let mut child = fixture.command(&["-c", sql]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && child.try_wait().expect("poll tarn").is_none() {
+        let files = files_below(folder).iter().filter(|f| f.to_string_lossy().contains("part-")).count();
+        if files > before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child
+}
+
+/// What killed writes can leave: files no committed table lists (staged, half-uploaded, in a
+/// folder without a table, unlisted in the warehouse) and pending-write records.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Leftovers {
+    files: Vec<String>,
+    pending_records: usize,
+}
+
+fn leftovers(fixture: &Fixture) -> Leftovers {
+    let catalog = tarn_catalog::Catalog::open(fixture.home.path()).expect("open the catalog");
+    let pending_records = catalog.all_pending_writes().expect("pending writes").len();
+    let mut files = Vec::new();
+    for table_dir in std::fs::read_dir(fixture.home.path().join("warehouse/w")).expect("warehouse").flatten() {
+        let table = table_dir.file_name().to_string_lossy().to_string();
+        let listed: Vec<String> =
+            catalog.list_table_files("w", &table).map(|f| f.into_iter().map(|f| f.path).collect()).unwrap_or_default();
+        for file in files_below(&table_dir.path()) {
+            let path = file.display().to_string();
+            if !listed.iter().any(|l| l.ends_with(&path)) {
+                files.push(path);
+            }
+        }
+    }
+    for folder in std::fs::read_dir(fixture.external_root()).expect("external folder").flatten() {
+        let name = folder.file_name().to_string_lossy().to_string();
+        let has_table = catalog.get_table("w", &name).is_ok();
+        for file in files_below(&folder.path()) {
+            let path = file.display().to_string();
+            let unfinished = path.contains("/.tarn-staging-") || path.contains('#');
+            // UNLOAD has no table; its committed files are its result.
+            if unfinished || (!has_table && name != "unloaded") {
+                files.push(path);
+            }
+        }
+    }
+    Leftovers { files, pending_records }
+}
+
+/// Each kind of write is killed once its first file is on disk; the next start removes all it
+/// left (files and pending records), and every table still holds whole writes only.
+#[test]
+fn the_next_start_removes_what_killed_writes_left() {
+    let fixture = Fixture::new();
+    fixture.ok(&format!(
+        "CREATE TABLE w.ext_ins WITH (external_location = '{}/ext_ins/', format = 'PARQUET') AS {NUMBERS}",
+        fixture.external_root().display()
+    ));
+    let mut killed = 0;
+    for case in sweep_cases(&fixture, NUMBERS) {
+        let before = files_below(&case.folder).len();
+        let mut child = spawn_until_files(&fixture, &case.sql, &case.folder, before);
+        if child.try_wait().expect("poll tarn").is_none() {
+            killed += 1;
+        }
+        let _ = child.kill();
+        child.wait().expect("reap tarn");
+        eprintln!("{}: killed with {} files in its folder", case.name, files_below(&case.folder).len());
+    }
+    let left = leftovers(&fixture);
+    assert!(killed >= 4, "most writes were killed mid-way ({killed} of 6)");
+    assert!(!left.files.is_empty() || left.pending_records > 0, "the kills left something to sweep");
+    eprintln!("before the next start: {} files, {} pending records", left.files.len(), left.pending_records);
+
+    // The next start sweeps.
+    fixture.ok("SELECT 1");
+    assert_eq!(leftovers(&fixture), Leftovers::default(), "a start after the kills left nothing behind");
+    let counts = fixture.counts();
+    for (table, n) in &counts {
+        let whole = match table.as_str() {
+            "w.digits" => *n == 10,
+            "w.ins" | "w.swept_ctas" | "w.swept_ext" => *n == 0 || *n == NUMBERS_ROWS,
+            "w.ext_ins" => *n == NUMBERS_ROWS || *n == 2 * NUMBERS_ROWS,
+            "w.copied" => *n == 0 || *n == COPY_ROWS,
+            other => panic!("unexpected table {other}"),
+        };
+        assert!(whole, "{table} holds {n} rows after the sweep: {counts:?}");
+    }
+}
+
+/// A start while another process is writing must not touch that writer's files: the writer
+/// finishes and its table holds every row.
+#[test]
+fn a_start_never_removes_the_files_of_a_live_writer() {
+    let fixture = Fixture::new();
+    fixture.ok(&format!(
+        "CREATE TABLE w.ext_ins WITH (external_location = '{}/ext_ins/', format = 'PARQUET') AS {NUMBERS}",
+        fixture.external_root().display()
+    ));
+    let cases = sweep_cases(&fixture, LIVE_WRITE);
+    for case in cases.iter().filter(|c| ["local CTAS", "INSERT", "external CTAS"].contains(&c.name)) {
+        let before = files_below(&case.folder).len();
+        let mut child = spawn_until_files(&fixture, &case.sql, &case.folder, before);
+        // Starts (each one sweeps) while the writer runs; counted when the writer outlived it.
+        let mut overlapped = 0;
+        for _ in 0..3 {
+            if child.try_wait().expect("poll tarn").is_some() {
+                break;
+            }
+            fixture.ok("SELECT 1");
+            if child.try_wait().expect("poll tarn").is_none() {
+                overlapped += 1;
+            }
+        }
+        let out = child.wait_with_output().expect("wait for the writer");
+        assert!(
+            out.status.success(),
+            "{}: the live writer failed: {}",
+            case.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(overlapped > 0, "{}: a start ran while the writer was writing", case.name);
+    }
+    let counts = fixture.counts();
+    assert_eq!(counts["w.swept_ctas"], LIVE_ROWS, "{counts:?}");
+    assert_eq!(counts["w.ins"], LIVE_ROWS, "{counts:?}");
+    assert_eq!(counts["w.swept_ext"], LIVE_ROWS, "{counts:?}");
+    assert_eq!(leftovers(&fixture), Leftovers::default());
 }

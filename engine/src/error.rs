@@ -29,7 +29,7 @@ pub enum EngineError {
     #[error("{file}{}{}: {message}", .row.map(|r| format!(", row {r}")).unwrap_or_default(), .column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default())]
     Data { file: String, row: Option<u64>, column: Option<String>, message: String },
     /// Storage failure (missing key, access denied, network), naming the location.
-    #[error("{location}: {message}")]
+    #[error("{}", tarn_catalog::location::s3_error::describe(.location, .message))]
     Storage { location: String, message: String },
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
@@ -104,7 +104,8 @@ impl EngineError {
                 ));
             }
         }
-        out
+        // The quoted line may hold a COPY's credentials (`write/copy/redact.rs`).
+        crate::write::copy::redact::redact_credentials(&out)
     }
 }
 

@@ -65,8 +65,11 @@ pub fn run(home: &Path, runner: &mut SqlRunner) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// History is appended after every entry, so two shells on one home both keep theirs.
+/// History is appended after every entry, so two shells on one home both keep theirs. Entries are
+/// stored with COPY credentials masked (`CREDENTIALS '***'`): the history file is plain text in the
+/// home, and recalling a statement must not bring a secret back either.
 fn remember(editor: &mut DefaultEditor, history: &Path, entry: &str) {
+    let entry = tarn_engine::write::copy::redact::redact_credentials(entry);
     if editor.add_history_entry(entry).unwrap_or(false) {
         let _ = editor.append_history(history);
     }

@@ -65,8 +65,8 @@ impl Session {
     /// Opens (creating if needed) the catalog in `home`; the session starts in `default`.
     pub fn open(home: &Path) -> Result<Session> {
         let catalog = Arc::new(Catalog::open(home)?);
-        // Best effort: files of writes killed a day or more ago are garbage, never visible.
-        let _ = crate::write::orphans::sweep_warehouse(home, &catalog, crate::write::orphans::ORPHAN_AGE);
+        // Best effort: files of killed writes (their process is gone) are garbage, never visible.
+        crate::write::orphans::sweep_killed_writes(home, &catalog);
         Ok(Session {
             home: home.to_path_buf(),
             catalog,

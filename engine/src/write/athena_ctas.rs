@@ -421,6 +421,10 @@ fn write_new_table(
     // Nothing in the catalog points at the location until the commit (an overwrite checked that
     // no table reads it any more), so final names are safe.
     let target = WriteTarget::new(&location, Placement::Direct, &ctx.stores, &ctx.io)?;
+    // Recorded before the first file: no table points at the location until the commit, so the
+    // record is how the next start finds what a killed CTAS left there (`orphans.rs`).
+    let write_id = target.id.as_str();
+    session.catalog().write(|tx| tx.begin_pending_write(&database, &name, write_id, &target.root.as_url_str()))?;
     let spec = write_spec(&table, target.clone(), format, properties.target_file_size);
     let files = write_plan(&plan, spec, &ctx)?;
     let rows: u64 = files.iter().map(|f| f.row_count).sum();
@@ -434,7 +438,7 @@ fn write_new_table(
             if !partitions.is_empty() {
                 tx.add_partitions(&database, &name, &partitions, false)?;
             }
-            Ok(())
+            tx.finish_pending_write(write_id)
         })?;
         Ok(())
     })?;
@@ -493,15 +497,18 @@ pub(crate) fn insert_external(session: &Session, table: &Table, plan: &LogicalPl
     let format = table_format(table)?;
     // Readers list this folder, so files are staged out of their sight and moved in at the end.
     let target = WriteTarget::new(&location, Placement::Staged, &ctx.stores, &ctx.io)?;
+    // Committed before the first file is staged: readers skip files of a pending write, so a
+    // process killed between moves leaves nothing visible, and the next start finds the staging
+    // folder and moved files of a killed write by the record (`orphans.rs`). A failed write keeps
+    // its record, hiding whatever its cleanup could not delete until that sweep.
+    let write_id = target.id.as_str();
+    session
+        .catalog()
+        .write(|tx| tx.begin_pending_write(&table.database, &table.name, write_id, &target.root.as_url_str()))?;
     let spec = write_spec(table, target.clone(), format, DEFAULT_TARGET_FILE_SIZE);
     let files = write_plan(plan, spec, &ctx)?;
     let rows = files.iter().map(|f| f.row_count).sum();
     let partitions = partitions_of(table, &target, &files);
-    // Committed before the first move: readers skip files of a pending write, so a process killed
-    // between moves leaves nothing visible. A failed write keeps its record, hiding whatever its
-    // cleanup could not delete.
-    let write_id = target.id.as_str();
-    session.catalog().write(|tx| tx.begin_pending_write(&table.database, &table.name, write_id))?;
     publish_and_commit(&target, &files, |_| {
         let moved = session.catalog().write(|tx| {
             // A partition registered at another location (ALTER TABLE ... ADD PARTITION ...

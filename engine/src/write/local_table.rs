@@ -292,6 +292,7 @@ fn survivors_plan(session: &Session, table: &Table, relation: &str, condition: &
         filters: Vec::new(),
         partitions: Vec::new(),
         partitions_pruned: 0,
+        statistics: Default::default(),
     };
     optimize(session, LogicalPlan::Filter { input: Box::new(LogicalPlan::Scan(scan)), predicate: keep })
 }

@@ -116,6 +116,9 @@ pub fn unload(
         )));
     }
     let target = WriteTarget::new(&location, Placement::Staged, &ctx.stores, &ctx.io)?;
+    // No table: the record (empty names) is only for the sweep of killed writes (`orphans.rs`).
+    let write_id = target.id.as_str();
+    session.catalog().write(|tx| tx.begin_pending_write("", "", write_id, &target.root.as_url_str()))?;
     let spec = WriteSpec {
         target: target.clone(),
         format,
@@ -127,6 +130,6 @@ pub fn unload(
     };
     let files = write_plan(&plan, spec, &ctx)?;
     let rows: u64 = files.iter().map(|f| f.row_count).sum();
-    publish_and_commit(&target, &files, |_| Ok(()))?;
+    publish_and_commit(&target, &files, |_| Ok(session.catalog().write(|tx| tx.finish_pending_write(write_id))?))?;
     Ok(QueryOutput::Message(format!("UNLOAD {rows}")))
 }

@@ -7,6 +7,7 @@
 pub mod datetime;
 pub mod load_errors;
 pub mod parse;
+pub mod redact;
 pub mod text_load;
 
 use std::sync::Arc;
@@ -255,6 +256,7 @@ fn parquet_plan(table: &Table, columns: &[LoadColumn], source: &Location) -> Res
         filters: Vec::new(),
         partitions: Vec::new(),
         partitions_pruned: 0,
+        statistics: Default::default(),
     });
     let mut exprs = Vec::with_capacity(table.storage.columns.len());
     let mut fields = Vec::with_capacity(table.storage.columns.len());
