@@ -9,6 +9,12 @@ nothing is imported. Called by `tarn-bench`, one process per engine and query:
 
   python3 peers.py --engine duckdb --workload workload.json --query-file q01.sql --runs 3
   python3 peers.py --engine datafusion --version
+
+The crawl workload (`tarn-bench crawl`) asks each engine to discover a Hive lake of Parquet objects
+and count its rows, which reads every footer, in a new connection per run:
+
+  python3 peers.py --engine duckdb --crawl /data/crawl/objects-100000/lake --runs 3
+  python3 peers.py --engine datafusion --crawl s3://lake/ --runs 3   (AWS_* from the environment)
 """
 
 import argparse
@@ -93,6 +99,30 @@ class DataFusion:
 ENGINES = {"duckdb": DuckDb, "datafusion": DataFusion}
 
 
+def crawl_once(engine, root):
+    """Discovers the lake under `root` (its `events/` Hive table) and counts its rows."""
+    root = root.rstrip("/")
+    if engine.name == "duckdb":
+        con = engine.duckdb.connect()
+        try:
+            glob = f"{root}/**/*.parquet"
+            return con.execute(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning = 1)").fetchone()[0]
+        finally:
+            con.close()
+    import os
+    ctx = engine.datafusion.SessionContext()
+    if root.startswith("s3://"):
+        from datafusion.object_store import AmazonS3
+        bucket = root[len("s3://"):].split("/")[0]
+        store = AmazonS3(bucket_name=bucket, region=os.environ.get("AWS_REGION"),
+                         access_key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
+                         secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                         endpoint=os.environ.get("AWS_ENDPOINT_URL"), allow_http=True)
+        ctx.register_object_store("s3://", store, bucket)
+    ctx.register_parquet("events", f"{root}/events/", table_partition_cols=[("day", "string"), ("hour", "string")])
+    return ctx.sql("SELECT count(*) FROM events").to_arrow_table().column(0)[0].as_py()
+
+
 def neutral(value):
     """A value as tarn-bench compares it: ints, floats (decimals too), ISO dates, strings, null."""
     if value is None or isinstance(value, (bool, int, str)):
@@ -127,6 +157,7 @@ def main():
     parser.add_argument("--engine", required=True, choices=sorted(ENGINES))
     parser.add_argument("--workload")
     parser.add_argument("--query-file")
+    parser.add_argument("--crawl", metavar="ROOT", help="discover the lake under ROOT and count its rows")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--version", action="store_true", help="print the engine's version and exit")
     args = parser.parse_args()
@@ -136,7 +167,13 @@ def main():
     try:
         engine = ENGINES[args.engine]()
         report["version"] = engine.version
-        if not args.version:
+        if args.crawl and not args.version:
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                count = crawl_once(engine, args.crawl)
+                report["times_ms"].append((time.perf_counter() - started) * 1000.0)
+            report["rows"] = [[count]]
+        elif not args.version:
             with open(args.workload) as f:
                 tables = json.load(f)["tables"]
             with open(args.query_file) as f:

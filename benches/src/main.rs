@@ -4,10 +4,14 @@
 //! ```text
 //! cargo run --release -p tarn-bench -- tpch --sf 0.1 [--queries 1,3,6] [--runs 3] [--format csv]
 //! cargo run --release -p tarn-bench -- star --rows 5000000 [--queries s1,s2]
+//! cargo run --release -p tarn-bench -- crawl [--objects 100000] [--s3]
 //! ```
 
 mod child;
 mod compare;
+mod crawl;
+mod crawl_data;
+mod crawl_s3;
 mod engine;
 mod machine;
 mod report;
@@ -46,9 +50,15 @@ enum Commands {
     Tpch(TpchArgs),
     /// Star join: a date-sorted fact table in the lake joined with small dimension tables.
     Star(StarArgs),
+    /// Crawl discovery: Tarn's first crawl and unchanged re-crawl of a Hive lake of small Parquet
+    /// objects beside DuckDB's and DataFusion's discovery of the same files.
+    Crawl(CrawlArgs),
     /// Runs one query in Tarn and prints a JSON report (started by the other subcommands).
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// Runs crawls in Tarn and prints a JSON report (started by `crawl`).
+    #[command(hide = true)]
+    CrawlWorker(CrawlWorkerArgs),
 }
 
 #[derive(Args)]
@@ -107,6 +117,28 @@ struct StarArgs {
 }
 
 #[derive(Args)]
+struct CrawlArgs {
+    /// Objects in the lake, spread over 1,000 partitions (default 100,000; 10,000 with --s3).
+    #[arg(long)]
+    objects: Option<u64>,
+    /// Serve the lake from a loopback S3 server in this process instead of a local folder.
+    #[arg(long)]
+    s3: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct CrawlWorkerArgs {
+    #[arg(long)]
+    home: PathBuf,
+    #[arg(long)]
+    url: String,
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+}
+
+#[derive(Args)]
 struct WorkerArgs {
     #[arg(long)]
     home: PathBuf,
@@ -141,6 +173,15 @@ fn main() -> Result<()> {
                 queries: load_queries(&queries_dir("star"), &args.queries)?,
             };
             run_workload(&workload, &format!("star-{}", args.rows), &options)
+        }
+        Commands::Crawl(args) => {
+            let options = run_options(&args.common)?;
+            let objects = args.objects.unwrap_or(if args.s3 { 10_000 } else { 100_000 });
+            crawl::run(&crawl::CrawlShape { objects, s3: args.s3 }, &options)
+        }
+        Commands::CrawlWorker(args) => {
+            println!("{}", crawl::worker(&args.home, &args.url, args.runs).to_json());
+            Ok(())
         }
         Commands::Worker(args) => {
             let sql = std::fs::read_to_string(&args.query_file)
