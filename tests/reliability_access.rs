@@ -7,13 +7,16 @@
 //! process against the loopback S3 server, on its success and failure paths; then every secret is
 //! looked for in the process's stdout and stderr, in `SHOW CREATE TABLE`, in the bytes of the
 //! catalog file and its WAL, and in the REPL history file after the same COPY was typed at a prompt.
+//!
+//! Denied locations use the loopback server's restricted credentials (`S3Server::restricted_env`),
+//! whose policy denies reads under a prefix and every request on a second bucket.
 
 mod common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::s3_server::{S3Server, BUCKET};
+use common::s3_server::{S3Server, BUCKET, PRIVATE_BUCKET, RESTRICTED_PREFIX};
 
 /// Inline secrets of the COPY statements (none of them is a credential the server accepts: the
 /// access goes through the environment, as Tarn documents).
@@ -169,6 +172,104 @@ fn credentials_never_reach_output_catalog_or_history() {
             assert_no_secret(&secrets, &bytes, name);
         }
     }
+}
+
+/// The customers CSV table (header line skipped) at `location`.
+fn customers_ddl(name: &str, location: &str) -> String {
+    format!(
+        "CREATE EXTERNAL TABLE {name} (id int, name varchar, city varchar, signup_date date, \
+         credit decimal(10,2), active boolean, last_seen timestamp) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' \
+         STORED AS TEXTFILE LOCATION '{location}' TBLPROPERTIES ('skip.header.line.count'='1');"
+    )
+}
+
+/// Data lines (not headers) of the CSV files under `dir`.
+fn csv_rows(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("list the customers folder")
+        .map(|entry| std::fs::read_to_string(entry.expect("entry").path()).expect("read a customers file"))
+        .map(|text| text.lines().skip(1).filter(|line| !line.is_empty()).count())
+        .sum()
+}
+
+/// Credentials whose policy denies a prefix and a bucket: a query of a table there fails with exit
+/// status 1 and `S3 error AccessDenied on s3://bucket/key`, while the same credentials read the rest
+/// of the bucket and the main credentials read the denied locations (so it is the policy that fails
+/// the query, not the data); a crawl with them reports the denied objects and crawls the rest.
+#[test]
+fn a_location_the_credentials_may_not_read_fails_with_access_denied_and_the_key() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let customers = data.join("csv/customers");
+    let server = S3Server::start(&data);
+    server.upload_to(BUCKET, &format!("{RESTRICTED_PREFIX}customers/"), &customers);
+    server.upload_to(BUCKET, "lake/customers/", &customers);
+    server.upload_to(PRIVATE_BUCKET, "customers/", &customers);
+    let (full, restricted) = (server.env(), server.restricted_env());
+    let restricted_secret =
+        restricted.iter().find(|(k, _)| *k == "AWS_SECRET_ACCESS_KEY").expect("restricted secret").1.clone();
+    let home = tempfile::tempdir().expect("home");
+    let denied_prefix = format!("s3://{BUCKET}/{RESTRICTED_PREFIX}customers/");
+    let denied_bucket = format!("s3://{PRIVATE_BUCKET}/customers/");
+    let setup = tarn(
+        home.path(),
+        &full,
+        &format!(
+            "CREATE DATABASE a; {} {} {}",
+            customers_ddl("a.allowed", &format!("s3://{BUCKET}/csv/customers/")),
+            customers_ddl("a.denied_prefix", &denied_prefix),
+            customers_ddl("a.denied_bucket", &denied_bucket),
+        ),
+    );
+    assert!(setup.status.success(), "{}", text(&setup));
+
+    let rows = csv_rows(&customers);
+    let count = |env: &[(&'static str, String)], table: &str| {
+        let out = tarn(home.path(), env, &format!("SELECT count(*) FROM {table}"));
+        assert!(out.status.success(), "count {table}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).lines().nth(1).map(str::to_string)
+    };
+    let expected = Some(rows.to_string());
+    assert_eq!(count(&restricted, "a.allowed"), expected, "the restricted credentials read the bucket");
+    assert_eq!(count(&full, "a.denied_prefix"), expected, "the main credentials read the denied prefix");
+    assert_eq!(count(&full, "a.denied_bucket"), expected, "the main credentials read the denied bucket");
+
+    // Under the denied prefix the listing is allowed and the first object read is denied: the error
+    // names that object's key. In the denied bucket the listing itself is denied: it names the prefix.
+    let first_object = format!("{denied_prefix}customers-");
+    for (table, key) in [("a.denied_prefix", first_object.as_str()), ("a.denied_bucket", denied_bucket.as_str())] {
+        let out = tarn(home.path(), &restricted, &format!("SELECT count(*) FROM {table}"));
+        let err = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{table}: {err}");
+        assert!(err.contains(&format!("S3 error AccessDenied on {key}")), "{table}: code and key: {err}");
+        assert!(err.contains("HTTP 403"), "{table}: the status: {err}");
+        assert!(!err.contains("<Error>") && !err.contains("RequestId"), "{table}: no raw XML: {err}");
+        assert_no_secret(std::slice::from_ref(&restricted_secret), &out.stdout, &format!("stdout of {table}"));
+        assert_no_secret(std::slice::from_ref(&restricted_secret), &out.stderr, &format!("stderr of {table}"));
+    }
+
+    // A crawl of `lake/` with the restricted credentials: the readable table is created, each object
+    // under the denied prefix is reported unreadable with AccessDenied and its key.
+    let out = common::tarn_cli::ok(
+        home.path(),
+        &restricted,
+        &["--format", "json", "crawl", &format!("s3://{BUCKET}/lake/"), "--database", "lake"],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("crawl JSON: {e}: {out}"));
+    let unclassified = plan["plan"]["unclassified"].as_array().cloned().unwrap_or_default();
+    let under_lake = RESTRICTED_PREFIX.trim_start_matches("lake/");
+    for file in std::fs::read_dir(&customers).expect("list customers") {
+        let path = format!("{under_lake}customers/{}", file.expect("entry").file_name().to_string_lossy());
+        let entry = unclassified.iter().find(|u| u["path"] == path.as_str());
+        let reason = entry.and_then(|u| u["reason"].as_str()).unwrap_or_default();
+        for part in [path.as_str(), "AccessDenied", "403"] {
+            assert!(reason.contains(part), "unreadable {path} lacks {part:?}: {}", plan["plan"]);
+        }
+    }
+    let tables = plan["plan"]["tables"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = tables.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["customers"], "only the readable table: {}", plan["plan"]);
+    assert_eq!(plan["applied"]["tables_created"], 1, "{}", plan["applied"]);
+    assert_eq!(count(&restricted, "lake.customers"), expected, "the crawled table answers");
 }
 
 /// Runs the REPL on a pseudo-terminal with `input` typed; `None` when `script` is not installed.
