@@ -15,6 +15,15 @@ and count its rows, which reads every footer, in a new connection per run:
 
   python3 peers.py --engine duckdb --crawl /data/crawl/objects-100000/lake --runs 3
   python3 peers.py --engine datafusion --crawl s3://lake/ --runs 3   (AWS_* from the environment)
+
+The write workload (`tarn-bench write`) times DuckDB's side of one write case described by a JSON
+case file ({"case": "ctas" | "ctas-ship-year" | "copy-csv", "source": folder, "columns": [...]}):
+`COPY (SELECT ...) TO ... (FORMAT PARQUET, COMPRESSION SNAPPY[, PARTITION_BY (ship_year)])`, or
+`COPY t FROM '...csv' (HEADER)` into a file database, each run into a fresh folder under OUT that is
+removed afterwards. The peak memory is read right after the last write; the read-back
+[count(*), sum(l_extendedprice)] of what the last run wrote is the report's one row:
+
+  python3 peers.py --engine duckdb --write ctas.json --out /data/runs/write-sf0.1/duckdb-run --runs 3
 """
 
 import argparse
@@ -123,6 +132,56 @@ def crawl_once(engine, root):
     return ctx.sql("SELECT count(*) FROM events").to_arrow_table().column(0)[0].as_py()
 
 
+def write_runs(engine, case_file, out, runs, report):
+    """DuckDB's side of `tarn-bench write` (see the module docstring); fills `report`."""
+    import os
+    import shutil
+    if engine.name != "duckdb":
+        raise ValueError("the write workload runs on DuckDB only")
+    with open(case_file) as f:
+        spec = json.load(f)
+    source, case = spec["source"].rstrip("/"), spec["case"]
+    names = [n for n, _ in spec["columns"]]
+    for run in range(runs):
+        if os.path.exists(out):
+            shutil.rmtree(out)
+        os.makedirs(out)
+        try:
+            if case == "copy-csv":
+                con = engine.duckdb.connect(os.path.join(out, "lineitem.duckdb"))
+                typed = ", ".join(f"{n} {duckdb_type(t)}" for n, t in spec["columns"])
+                con.execute(f"CREATE TABLE lineitem_local ({typed})")
+                sql = f"COPY lineitem_local FROM '{source}/*.csv' (HEADER)"
+                started = time.perf_counter()
+                con.execute(sql)
+                con.execute("CHECKPOINT")
+                report["times_ms"].append((time.perf_counter() - started) * 1000.0)
+                check = "SELECT count(*), sum(l_extendedprice) FROM lineitem_local"
+            else:
+                con = engine.duckdb.connect()
+                select = ", ".join(names)
+                options = "FORMAT PARQUET, COMPRESSION SNAPPY"
+                if case == "ctas-ship-year":
+                    select += ", year(l_shipdate) AS ship_year"
+                    options += ", PARTITION_BY (ship_year)"
+                elif case != "ctas":
+                    raise ValueError(f"unknown write case {case}")
+                target = os.path.join(out, "written")
+                sql = (f"COPY (SELECT {select} FROM read_parquet('{source}/*.parquet')) "
+                       f"TO '{target}' ({options})")
+                started = time.perf_counter()
+                con.execute(sql)
+                report["times_ms"].append((time.perf_counter() - started) * 1000.0)
+                glob = f"{target}/**/*.parquet" if case == "ctas-ship-year" else target
+                check = f"SELECT count(*), sum(l_extendedprice) FROM read_parquet('{glob}')"
+            if run + 1 == runs:
+                report["peak_rss_kb"] = peak_rss_kb()
+                report["rows"] = [[neutral(v) for v in con.execute(check).fetchone()]]
+            con.close()
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+
 def neutral(value):
     """A value as tarn-bench compares it: ints, floats (decimals too), ISO dates, strings, null."""
     if value is None or isinstance(value, (bool, int, str)):
@@ -158,6 +217,8 @@ def main():
     parser.add_argument("--workload")
     parser.add_argument("--query-file")
     parser.add_argument("--crawl", metavar="ROOT", help="discover the lake under ROOT and count its rows")
+    parser.add_argument("--write", metavar="CASE_FILE", help="time DuckDB's side of one write case")
+    parser.add_argument("--out", help="the folder the write case writes into (fresh per run)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--version", action="store_true", help="print the engine's version and exit")
     args = parser.parse_args()
@@ -167,7 +228,9 @@ def main():
     try:
         engine = ENGINES[args.engine]()
         report["version"] = engine.version
-        if args.crawl and not args.version:
+        if args.write and not args.version:
+            write_runs(engine, args.write, args.out, args.runs, report)
+        elif args.crawl and not args.version:
             for _ in range(args.runs):
                 started = time.perf_counter()
                 count = crawl_once(engine, args.crawl)
@@ -186,7 +249,8 @@ def main():
             report["rows"] = rows_of(table)
     except Exception as e:  # any engine error is a result to report, not a crash
         report["error"] = f"{type(e).__name__}: {e}".strip()
-    report["peak_rss_kb"] = peak_rss_kb()
+    if report["peak_rss_kb"] is None:
+        report["peak_rss_kb"] = peak_rss_kb()
     json.dump(report, sys.stdout)
     sys.stdout.write("\n")
 

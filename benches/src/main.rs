@@ -5,6 +5,7 @@
 //! cargo run --release -p tarn-bench -- tpch --sf 0.1 [--queries 1,3,6] [--runs 3] [--format csv]
 //! cargo run --release -p tarn-bench -- star --rows 5000000 [--queries s1,s2]
 //! cargo run --release -p tarn-bench -- crawl [--objects 100000] [--s3]
+//! cargo run --release -p tarn-bench -- write --sf 0.1 [--runs 3]
 //! ```
 
 mod child;
@@ -24,6 +25,9 @@ mod tarn_worker;
 mod tpch_data;
 mod worker_report;
 mod workload;
+mod write;
+mod write_case;
+mod write_worker;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -53,6 +57,12 @@ enum Commands {
     /// Crawl discovery: Tarn's first crawl and unchanged re-crawl of a Hive lake of small Parquet
     /// objects beside DuckDB's and DataFusion's discovery of the same files.
     Crawl(CrawlArgs),
+    /// Write throughput: CTAS of TPC-H lineitem to Parquet Snappy (unpartitioned and by ship
+    /// year) and COPY of its CSV, beside DuckDB's `COPY ... TO` / `COPY ... FROM`.
+    Write(WriteArgs),
+    /// Runs one write case in Tarn and prints a JSON report (started by `write`).
+    #[command(hide = true)]
+    WriteWorker(WriteWorkerArgs),
     /// Runs one query in Tarn and prints a JSON report (started by the other subcommands).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -129,6 +139,25 @@ struct CrawlArgs {
 }
 
 #[derive(Args)]
+struct WriteArgs {
+    /// Scale factor of the TPC-H data whose `lineitem` is written (1 = 6M rows).
+    #[arg(long, default_value_t = 0.1)]
+    sf: f64,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct WriteWorkerArgs {
+    #[arg(long)]
+    case_file: PathBuf,
+    #[arg(long)]
+    work_dir: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+}
+
+#[derive(Args)]
 struct CrawlWorkerArgs {
     #[arg(long)]
     home: PathBuf,
@@ -178,6 +207,11 @@ fn main() -> Result<()> {
             let options = run_options(&args.common)?;
             let objects = args.objects.unwrap_or(if args.s3 { 10_000 } else { 100_000 });
             crawl::run(&crawl::CrawlShape { objects, s3: args.s3 }, &options)
+        }
+        Commands::Write(args) => write::run(args.sf, &run_options(&args.common)?),
+        Commands::WriteWorker(args) => {
+            println!("{}", write_worker::run(&args.case_file, &args.work_dir, args.runs).to_json());
+            Ok(())
         }
         Commands::CrawlWorker(args) => {
             println!("{}", crawl::worker(&args.home, &args.url, args.runs).to_json());
