@@ -197,6 +197,13 @@ pub fn join_rows(l: &Estimate, r: &Estimate, join_type: JoinType, on: &[(Expr, E
         JoinType::Left => inner.max(l.rows),
         JoinType::Right => inner.max(r.rows),
         JoinType::Full => inner.max(l.rows).max(r.rows),
+        // A semi join filters its left side: each left key value survives when the right side
+        // holds it, which (containment of the smaller key set) is ndv(right) / ndv(left) of them.
+        JoinType::Semi if !keys.is_empty() => {
+            let l_ndv = key_ndv(l.rows, keys.iter().map(|k| k.0).collect());
+            let r_ndv = key_ndv(r.rows, keys.iter().map(|k| k.1).collect()).min(r.rows);
+            (l.rows * (r_ndv / l_ndv).min(1.0) * residual).max(1.0)
+        }
         JoinType::Semi => inner.min(l.rows),
         JoinType::Anti | JoinType::NullAwareAnti => (l.rows * DEFAULT_SELECTIVITY).max(1.0),
         JoinType::Mark | JoinType::NullAwareMark | JoinType::Single => l.rows,
@@ -212,25 +219,28 @@ pub fn equi_join_rows(l_rows: f64, r_rows: f64, keys: &[(Option<ColumnStats>, Op
     if keys.is_empty() {
         return (l_rows * r_rows).max(1.0);
     }
-    let side_ndv = |rows: f64, columns: Vec<Option<ColumnStats>>| {
-        let mut product = 1.0;
-        for c in &columns {
-            product *= c.and_then(|c| c.domain()).unwrap_or(rows);
-        }
-        // Key columns of one relation together cannot have more values than it has rows.
-        let origins: Vec<Option<usize>> = columns.iter().map(|c| c.and_then(|c| c.origin)).collect();
-        if let (Some(Some(first)), Some(Some(base))) =
-            (origins.first(), columns.first().map(|c| c.and_then(|c| c.base_rows)))
-        {
-            if origins.iter().all(|o| *o == Some(*first)) {
-                product = product.min(base);
-            }
-        }
-        product.max(1.0)
-    };
-    let l_ndv = side_ndv(l_rows, keys.iter().map(|k| k.0).collect());
-    let r_ndv = side_ndv(r_rows, keys.iter().map(|k| k.1).collect());
+    let l_ndv = key_ndv(l_rows, keys.iter().map(|k| k.0).collect());
+    let r_ndv = key_ndv(r_rows, keys.iter().map(|k| k.1).collect());
     (l_rows * r_rows / l_ndv.min(r_ndv)).max(1.0)
+}
+
+/// Distinct values of one side's join keys: the product of the key columns' domains (a column
+/// without statistics counts as unique), at most `rows`' worth when the keys share a relation.
+fn key_ndv(rows: f64, columns: Vec<Option<ColumnStats>>) -> f64 {
+    let mut product = 1.0;
+    for c in &columns {
+        product *= c.and_then(|c| c.domain()).unwrap_or(rows);
+    }
+    // Key columns of one relation together cannot have more values than it has rows.
+    let origins: Vec<Option<usize>> = columns.iter().map(|c| c.and_then(|c| c.origin)).collect();
+    if let (Some(Some(first)), Some(Some(base))) =
+        (origins.first(), columns.first().map(|c| c.and_then(|c| c.base_rows)))
+    {
+        if origins.iter().all(|o| *o == Some(*first)) {
+            product = product.min(base);
+        }
+    }
+    product.max(1.0)
 }
 
 /// The statistics of `expr` when it is a column (possibly under a cast, which keeps its

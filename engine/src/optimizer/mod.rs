@@ -12,6 +12,7 @@ pub mod limit_pushdown;
 pub mod or_factoring;
 pub mod partition_pruning;
 pub mod projection_pushdown;
+pub mod semi_join_pushdown;
 pub mod statistics;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ pub use limit_pushdown::LimitPushdown;
 pub use or_factoring::OrFactoring;
 pub use partition_pruning::PartitionPruning;
 pub use projection_pushdown::ProjectionPushdown;
+pub use semi_join_pushdown::SemiJoinPushdown;
 pub use verify::verify_plan;
 
 /// One rewrite of a logical plan. Rules must keep the plan's output schema unchanged.
@@ -80,8 +82,9 @@ impl Optimizer {
     /// The default rules in their order: subqueries become joins before anything else looks at
     /// the plan; folding next so later rules see simple predicates;
     /// keys shared by every branch of an `OR` factored out so pushdown can see them as join keys;
-    /// filters pushed into scans before partitions are pruned by them; joins ordered by the sizes
-    /// those filters and prunings leave (join keys are in the joins by then); projections
+    /// filters pushed into scans before partitions are pruned by them; semi and anti joins moved
+    /// onto the input they filter; joins ordered by the sizes those filters, prunings and semi
+    /// joins leave (join keys are in the joins by then); projections
     /// narrowed once joins and filters have settled; limits last.
     pub fn new() -> Optimizer {
         Optimizer::with_rules(vec![
@@ -90,6 +93,7 @@ impl Optimizer {
             Box::new(OrFactoring),
             Box::new(FilterPushdown),
             Box::new(PartitionPruning),
+            Box::new(SemiJoinPushdown),
             Box::new(JoinReorder),
             Box::new(ProjectionPushdown),
             Box::new(LimitPushdown),

@@ -130,6 +130,7 @@ fn driver_runs_enabled_rules_and_times_them() {
             "or_factoring",
             "filter_pushdown",
             "partition_pruning",
+            "semi_join_pushdown",
             "join_reorder",
             "projection_pushdown",
             "limit_pushdown"
