@@ -122,10 +122,12 @@ fn padded_schema(schema: &SchemaRef, join_type: JoinType, left_len: usize) -> Sc
     Arc::new(Schema::new(fields))
 }
 
-/// Index bytes a build row will need in `finalize` (table slots at a load of 1/3 to 2/3, its
-/// row number, and the transient partitioning copy), reserved while the rows arrive: the build
-/// sink has no way to report growth once its workers are done.
-const INDEX_BYTES_PER_ROW: usize = 56;
+/// Index bytes a build row will need in `finalize`, reserved while the rows arrive (the build
+/// sink has no way to report growth once its workers are done): table slots of 16 bytes at a
+/// load of 1/3 to 2/3 (32 bytes a row for a typical partition), its row number (4), and 4 for
+/// either the group starts or the partitioning scratch (12 bytes a row, which replaces the
+/// 8-byte hash counted with the chunk and freed once scattered).
+const INDEX_BYTES_PER_ROW: usize = 40;
 
 /// The build sink: workers hash and encode the right input's keys as batches arrive, then
 /// `finalize` indexes them.
@@ -216,7 +218,9 @@ impl Sink for HashJoinBuild {
     }
 
     /// Indexes the build rows while concatenating them; the output is empty (the probe reads
-    /// the shared side).
+    /// the shared side). The chunks are taken apart first so that each part is freed as soon as
+    /// its successor exists: key columns after the runtime filters, each column's arrays once
+    /// concatenated, each chunk's hashes once scattered, each chunk's encoded keys once copied.
     fn finalize(&self) -> Result<Vec<RecordBatch>> {
         let spec = &self.shared.spec;
         let chunks = std::mem::take(&mut *lock(&self.chunks)?);
@@ -227,14 +231,22 @@ impl Sink for HashJoinBuild {
                 )?;
             filter.publish_from(&arrays)?;
         }
+        let has_null_key = chunks.iter().any(|c| c.nulls.as_ref().is_some_and(|n| n.null_count() > 0));
+        let mut batches = Vec::with_capacity(chunks.len());
+        let mut keys = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            // `chunk.keys` is dropped here: evaluated keys may share the batch's columns, which
+            // would otherwise stay alive next to their concatenated copy.
+            batches.push(chunk.batch);
+            keys.push((ChunkHashes { hashes: chunk.hashes, nulls: chunk.nulls }, chunk.encoded));
+        }
         let (batch, index) = rayon::join(
-            || concat_chunks(&spec.right_schema, &chunks),
-            || self.shared.encoder.as_ref().map(|e| index_chunks(e, &chunks, self.shared.existence_only())).transpose(),
+            || concat_chunks(&spec.right_schema, batches),
+            || self.shared.encoder.as_ref().map(|e| index_chunks(e, keys, self.shared.existence_only())).transpose(),
         );
         let (batch, index) = (batch?, index?);
         let matched =
             matches!(spec.join_type, JoinType::Right | JoinType::Full).then(|| MatchedBitmap::new(batch.num_rows()));
-        let has_null_key = chunks.iter().any(|c| c.nulls.as_ref().is_some_and(|n| n.null_count() > 0));
         self.shared
             .built
             .set(BuildSide { batch, index, matched, has_null_key })
@@ -254,51 +266,72 @@ impl Sink for HashJoinBuild {
 }
 
 /// The build batches as one batch (build rows are numbered across the chunks in order), each
-/// column concatenated on its own task.
-fn concat_chunks(schema: &SchemaRef, chunks: &[BuildChunk]) -> Result<RecordBatch> {
-    let rows: usize = chunks.iter().map(|c| c.batch.num_rows()).sum();
+/// column concatenated on its own task. The batches are consumed column by column: a column's
+/// arrays are released as soon as its concatenation exists, so the build side is held about
+/// once (plus the columns in flight), not twice.
+fn concat_chunks(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<RecordBatch> {
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     if rows > u32::MAX as usize {
         return Err(EngineError::execution(format!(
             "the build side of a join has {rows} rows; at most {} are supported",
             u32::MAX
         )));
     }
-    let columns = match chunks {
-        [] => return Ok(RecordBatch::new_empty(schema.clone())),
-        [one] => one.batch.columns().to_vec(),
-        _ => (0..schema.fields().len())
-            .into_par_iter()
-            .map(|column| {
-                let arrays: Vec<&dyn Array> = chunks.iter().map(|c| c.batch.column(column).as_ref()).collect();
-                Ok(concat(&arrays)?)
-            })
-            .collect::<Result<Vec<ArrayRef>>>()?,
-    };
+    if batches.len() <= 1 {
+        let columns = match batches.into_iter().next() {
+            None => return Ok(RecordBatch::new_empty(schema.clone())),
+            Some(one) => one.columns().to_vec(),
+        };
+        return batch_with_schema(schema, columns, rows);
+    }
+    let mut by_column: Vec<Vec<ArrayRef>> =
+        (0..schema.fields().len()).map(|_| Vec::with_capacity(batches.len())).collect();
+    for batch in batches {
+        for (column, array) in by_column.iter_mut().zip(batch.columns()) {
+            column.push(array.clone());
+        }
+    }
+    let columns = by_column
+        .into_par_iter()
+        .map(|arrays| {
+            let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
+            Ok(concat(&refs)?)
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
     batch_with_schema(schema, columns, rows)
 }
 
-/// The key index over every chunk's hashed keys.
-fn index_chunks(encoder: &KeyEncoder, chunks: &[BuildChunk], distinct_only: bool) -> Result<KeyIndex> {
-    let encoded = || chunks.iter().filter_map(|c| c.encoded.as_ref());
+/// The key index over every chunk's hashed keys; consumes them so that each chunk's encoded
+/// keys are freed once copied into the build-wide keys, and its hashes once scattered.
+fn index_chunks(
+    encoder: &KeyEncoder,
+    chunks: Vec<(ChunkHashes, Option<EncodedKeys>)>,
+    distinct_only: bool,
+) -> Result<KeyIndex> {
+    let (hashes, encoded): (Vec<ChunkHashes>, Vec<Option<EncodedKeys>>) = chunks.into_iter().unzip();
     let keys = match encoder.layout() {
         KeyLayout::Integer => BuildKeys::Exact,
-        KeyLayout::IntegerPair => BuildKeys::Pairs(
-            encoded()
-                .flat_map(|e| match e {
-                    EncodedKeys::IntegerPair(pairs) => pairs.as_slice(),
-                    _ => &[],
+        KeyLayout::IntegerPair => {
+            let total = hashes.iter().map(|h| h.hashes.len()).sum();
+            let mut all = Vec::with_capacity(total);
+            for keys in encoded {
+                if let Some(EncodedKeys::IntegerPair(pairs)) = keys {
+                    all.extend_from_slice(&pairs);
+                }
+            }
+            BuildKeys::Pairs(all)
+        }
+        KeyLayout::Rows => BuildKeys::Rows(RowBytes::concat(
+            encoded
+                .into_iter()
+                .filter_map(|e| match e {
+                    Some(EncodedKeys::Rows(rows)) => Some(rows),
+                    _ => None,
                 })
-                .copied()
                 .collect(),
-        ),
-        KeyLayout::Rows => BuildKeys::Rows(RowBytes::concat(encoded().filter_map(|e| match e {
-            EncodedKeys::Rows(rows) => Some(rows),
-            _ => None,
-        }))),
+        )),
     };
-    let hashes: Vec<ChunkHashes<'_>> =
-        chunks.iter().map(|c| ChunkHashes { hashes: &c.hashes, nulls: c.nulls.as_ref() }).collect();
-    KeyIndex::build(&hashes, keys, distinct_only)
+    KeyIndex::build(hashes, keys, distinct_only)
 }
 
 /// The probe operator, streaming the left input against the built side.

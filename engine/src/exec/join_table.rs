@@ -43,12 +43,14 @@ pub struct RowBytes {
 }
 
 impl RowBytes {
-    /// Concatenates the build batches' rows in build order.
-    pub fn concat<'a>(chunks: impl Iterator<Item = &'a Rows> + Clone) -> RowBytes {
-        let rows: usize = chunks.clone().map(Rows::num_rows).sum();
+    /// Concatenates the build batches' rows in build order, dropping each batch's `Rows` once
+    /// copied so the per-batch and the concatenated keys are never all alive together.
+    pub fn concat(chunks: Vec<Rows>) -> RowBytes {
+        let rows: usize = chunks.iter().map(Rows::num_rows).sum();
+        let bytes: usize = chunks.iter().map(|c| c.iter().map(|r| r.data().len()).sum::<usize>()).sum();
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        let mut data = Vec::new();
+        let mut data = Vec::with_capacity(bytes);
         for chunk in chunks {
             for row in chunk.iter() {
                 data.extend_from_slice(row.data());
@@ -75,11 +77,12 @@ impl BuildKeys {
     }
 }
 
-/// The hashes (and NULL keys) of one build batch, in build order.
-pub struct ChunkHashes<'a> {
-    pub hashes: &'a [u64],
+/// The hashes (and NULL keys) of one build batch, in build order. Owned, so the index build
+/// frees each batch's hashes as soon as they are scattered into partitions.
+pub struct ChunkHashes {
+    pub hashes: Vec<u64>,
     /// Rows with a NULL in any key: never indexed (SQL `=` never matches NULL).
-    pub nulls: Option<&'a NullBuffer>,
+    pub nulls: Option<NullBuffer>,
 }
 
 /// Equal-key groups of the build rows, in partitions.
@@ -94,7 +97,7 @@ impl KeyIndex {
     /// Indexes the build rows, numbered across `chunks` in order (chunk `c`'s row `r` is the sum
     /// of the earlier chunks' lengths plus `r`). Partitions are built in parallel. With
     /// `distinct_only` (a join that only asks whether a key exists) each key keeps its first row.
-    pub fn build(chunks: &[ChunkHashes<'_>], keys: BuildKeys, distinct_only: bool) -> Result<KeyIndex> {
+    pub fn build(chunks: Vec<ChunkHashes>, keys: BuildKeys, distinct_only: bool) -> Result<KeyIndex> {
         let total: usize = chunks.iter().map(|c| c.hashes.len()).sum();
         if total > u32::MAX as usize {
             return Err(EngineError::execution(format!(
@@ -105,15 +108,28 @@ impl KeyIndex {
         let bits = partition_bits(total);
         let mut offsets = Vec::with_capacity(chunks.len());
         let mut offset = 0u32;
-        for chunk in chunks {
+        for chunk in &chunks {
             offsets.push(offset);
             offset += chunk.hashes.len() as u32;
         }
-        let scattered: Vec<Vec<Vec<(u64, u32)>>> =
-            chunks.par_iter().zip(offsets).map(|(chunk, offset)| scatter(chunk, offset, bits)).collect();
-        let partitions = (0..1usize << bits)
+        // Each chunk's hashes are dropped once scattered: the scratch replaces them.
+        let scattered: Vec<Vec<Scattered>> =
+            chunks.into_par_iter().zip(offsets).map(|(chunk, offset)| scatter(chunk, offset, bits)).collect();
+        let mut by_partition: Vec<Vec<Scattered>> =
+            (0..1usize << bits).map(|_| Vec::with_capacity(scattered.len())).collect();
+        for chunk in scattered {
+            for (p, part) in chunk.into_iter().enumerate() {
+                by_partition[p].push(part);
+            }
+        }
+        // Each partition's scratch is dropped as soon as its table is built, so the scratch
+        // shrinks while the tables grow instead of outliving them all.
+        let partitions = by_partition
             .into_par_iter()
-            .map(|p| Partition::build(|| scattered.iter().flat_map(|s| s[p].iter().copied()), &keys, distinct_only))
+            .map(|parts| {
+                let entries = || parts.iter().flat_map(|s| s.hashes.iter().copied().zip(s.rows.iter().copied()));
+                Partition::build(entries, &keys, distinct_only)
+            })
             .collect();
         Ok(KeyIndex { bits, partitions, keys })
     }
@@ -184,19 +200,31 @@ fn partition_of(hash: u64, bits: u32) -> usize {
     }
 }
 
-/// One chunk's non-NULL rows as (hash, build row), by partition.
-fn scatter(chunk: &ChunkHashes<'_>, offset: u32, bits: u32) -> Vec<Vec<(u64, u32)>> {
-    let valid = |row: usize| chunk.nulls.is_none_or(|n| n.is_valid(row));
+/// One chunk's non-NULL rows of one partition, as hashes and build rows in two vectors (12
+/// bytes a row, where `(u64, u32)` pairs would be padded to 16).
+struct Scattered {
+    hashes: Vec<u64>,
+    rows: Vec<u32>,
+}
+
+/// One chunk's non-NULL rows as (hash, build row), by partition; consumes the chunk.
+fn scatter(chunk: ChunkHashes, offset: u32, bits: u32) -> Vec<Scattered> {
+    let valid = |row: usize| chunk.nulls.as_ref().is_none_or(|n| n.is_valid(row));
     let mut sizes = vec![0usize; 1 << bits];
     for (row, hash) in chunk.hashes.iter().enumerate() {
         if valid(row) {
             sizes[partition_of(*hash, bits)] += 1;
         }
     }
-    let mut parts: Vec<Vec<(u64, u32)>> = sizes.into_iter().map(Vec::with_capacity).collect();
+    let mut parts: Vec<Scattered> = sizes
+        .into_iter()
+        .map(|size| Scattered { hashes: Vec::with_capacity(size), rows: Vec::with_capacity(size) })
+        .collect();
     for (row, hash) in chunk.hashes.iter().enumerate() {
         if valid(row) {
-            parts[partition_of(*hash, bits)].push((*hash, offset + row as u32));
+            let part = &mut parts[partition_of(*hash, bits)];
+            part.hashes.push(*hash);
+            part.rows.push(offset + row as u32);
         }
     }
     parts
@@ -357,7 +385,7 @@ mod tests {
     use arrow::datatypes::DataType;
 
     use super::*;
-    use crate::exec::join_keys::KeyEncoder;
+    use crate::exec::join_keys::{KeyEncoder, KeyLayout};
 
     /// Builds an index over `chunks` of keys of one type; returns it with the encoder.
     fn index(chunks: &[ArrayRef]) -> (KeyIndex, KeyEncoder) {
@@ -365,17 +393,21 @@ mod tests {
         let encoded: Vec<(Vec<u64>, EncodedKeys)> =
             chunks.iter().map(|c| encoder.encode(std::slice::from_ref(c)).unwrap()).collect();
         let nulls: Vec<Option<NullBuffer>> = chunks.iter().map(|c| key_nulls(std::slice::from_ref(c))).collect();
-        let hashes: Vec<ChunkHashes> =
-            encoded.iter().zip(&nulls).map(|((h, _), n)| ChunkHashes { hashes: h, nulls: n.as_ref() }).collect();
-        let keys = match &encoded[0].1 {
-            EncodedKeys::Integer => BuildKeys::Exact,
-            EncodedKeys::IntegerPair(_) => unreachable!("one key"),
-            EncodedKeys::Rows(_) => BuildKeys::Rows(RowBytes::concat(encoded.iter().map(|(_, e)| match e {
-                EncodedKeys::Rows(rows) => rows,
-                _ => unreachable!("one layout per encoder"),
-            }))),
+        let layout = encoder.layout();
+        let mut hashes = vec![];
+        let mut rows = vec![];
+        for ((h, e), n) in encoded.into_iter().zip(nulls) {
+            hashes.push(ChunkHashes { hashes: h, nulls: n });
+            if let EncodedKeys::Rows(r) = e {
+                rows.push(r);
+            }
+        }
+        let keys = match layout {
+            KeyLayout::Integer => BuildKeys::Exact,
+            KeyLayout::IntegerPair => unreachable!("one key"),
+            KeyLayout::Rows => BuildKeys::Rows(RowBytes::concat(rows)),
         };
-        (KeyIndex::build(&hashes, keys, false).unwrap(), encoder)
+        (KeyIndex::build(hashes, keys, false).unwrap(), encoder)
     }
 
     /// Every probe row's matches, as (probe row, build rows).
@@ -438,8 +470,7 @@ mod tests {
         // Forced collisions: every row hashes alike, so only the key comparison separates them.
         let pairs = vec![1u128, 2, 1, 3];
         let hashes = vec![42u64; 4];
-        let index =
-            KeyIndex::build(&[ChunkHashes { hashes: &hashes, nulls: None }], BuildKeys::Pairs(pairs), false).unwrap();
+        let index = KeyIndex::build(vec![ChunkHashes { hashes, nulls: None }], BuildKeys::Pairs(pairs), false).unwrap();
         let probe = EncodedKeys::IntegerPair(vec![3, 1, 4]);
         let mut out = vec![];
         index
@@ -453,9 +484,8 @@ mod tests {
 
     #[test]
     fn distinct_only_indexes_keep_the_first_row_of_each_key() {
-        let hashes = [5u64, 9, 5, 5];
-        let chunk = ChunkHashes { hashes: &hashes, nulls: None };
-        let index = KeyIndex::build(&[chunk], BuildKeys::Pairs(vec![1, 2, 1, 3]), true).unwrap();
+        let chunk = ChunkHashes { hashes: vec![5u64, 9, 5, 5], nulls: None };
+        let index = KeyIndex::build(vec![chunk], BuildKeys::Pairs(vec![1, 2, 1, 3]), true).unwrap();
         let mut out = vec![];
         let probe = EncodedKeys::IntegerPair(vec![1, 3, 2]);
         index
@@ -469,7 +499,7 @@ mod tests {
 
     #[test]
     fn an_empty_build_matches_nothing() {
-        let index = KeyIndex::build(&[], BuildKeys::Exact, false).unwrap();
+        let index = KeyIndex::build(vec![], BuildKeys::Exact, false).unwrap();
         let encoder = KeyEncoder::new(vec![DataType::Int64]);
         assert!(matches(&index, &encoder, Arc::new(Int64Array::from(vec![1, 2]))).is_empty());
     }
