@@ -16,6 +16,7 @@ use crate::sql::binder::coerce::{cast_to, supertype};
 use crate::sql::binder::interval;
 use crate::sql::binder::query::CteScope;
 use crate::sql::binder::scope::Scope;
+use crate::sql::binder::similar;
 use crate::sql::binder::window::WindowCollector;
 use crate::sql::binder::{literal, not_supported, plan_err, Binder};
 
@@ -146,6 +147,9 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
             }
             A::ILike { negated, any, expr: e, pattern, escape_char } => {
                 self.like(e, pattern, *negated, true, *any || escape_char.is_some(), span)
+            }
+            A::SimilarTo { negated, expr: e, pattern, escape_char } => {
+                self.similar_to(e, pattern, *negated, escape_char.as_deref(), span)
             }
             A::Case { operand, conditions, else_result, .. } => {
                 self.case(operand.as_deref(), conditions, else_result.as_deref())
@@ -401,6 +405,45 @@ impl<'b, 'a> ExprBinder<'b, 'a> {
             negated,
             case_insensitive: ci,
         })
+    }
+
+    /// `e [NOT] SIMILAR TO pattern [ESCAPE c]` as `regexp_like(e, <regex>)`; the pattern (and the
+    /// escape) must be constant, since the translation happens once, here.
+    fn similar_to(
+        &self,
+        e: &ast::Expr,
+        pattern: &ast::Expr,
+        negated: bool,
+        escape: Option<&ast::Expr>,
+        span: Span,
+    ) -> Result<Expr> {
+        let constant_text = |expr: &ast::Expr, what: &str| -> Result<Option<String>> {
+            match self.bind(expr)? {
+                Expr::Literal(ScalarValue::Utf8(text)) => Ok(text),
+                Expr::Literal(ScalarValue::Null) => Ok(None),
+                _ => Err(plan_err(format!("SIMILAR TO needs a constant text {what}"), span)),
+            }
+        };
+        let Some(pattern) = constant_text(pattern, "pattern")? else {
+            return Ok(Expr::Literal(ScalarValue::Boolean(None)));
+        };
+        let escape = match escape {
+            None => Some('\\'),
+            Some(escape) => {
+                let text = constant_text(escape, "ESCAPE character")?.unwrap_or_default();
+                let mut chars = text.chars();
+                match (chars.next(), chars.next()) {
+                    (None, _) => None,
+                    (Some(c), None) => Some(c),
+                    _ => return Err(plan_err(format!("ESCAPE must be one character, not '{text}'"), span)),
+                }
+            }
+        };
+        let regex = similar::similar_to_regex(&pattern, escape).map_err(|message| plan_err(message, span))?;
+        let (value, vt) = self.bind_typed(e)?;
+        let value = cast_to(value, &vt, &DataType::Utf8);
+        let matched = self.call("regexp_like", vec![value, Expr::Literal(ScalarValue::Utf8(Some(regex)))], span)?;
+        Ok(if negated { Expr::Not(Box::new(matched)) } else { matched })
     }
 
     fn case(

@@ -15,6 +15,7 @@ mod query;
 mod scope;
 mod select;
 mod set_operations;
+mod similar;
 mod subquery;
 #[cfg(test)]
 pub(crate) mod tests;
