@@ -15,7 +15,7 @@ use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array};
 use arrow::buffer::{NullBuffer, ScalarBuffer};
 use arrow::compute::kernels::numeric;
 use arrow::compute::{cast_with_options, CastOptions};
-use arrow::datatypes::{DataType, Decimal128Type};
+use arrow::datatypes::{DataType, Decimal128Type, DecimalType};
 use arrow::error::ArrowError;
 
 use crate::error::{EngineError, Result};
@@ -60,7 +60,24 @@ pub fn evaluate_arithmetic(
         })
         .map_err(|e| map_arith_error(e, &operation()))?,
     };
-    conform(out, &result_type).map_err(|e| map_arith_error(e, &operation()))
+    let out = conform(out, &result_type).map_err(|e| map_arith_error(e, &operation()))?;
+    within_precision(&out).map_err(|e| map_arith_error(e, &operation()))?;
+    Ok(out)
+}
+
+/// Arrow's decimal kernels keep results that fit `i128` even past the declared precision (a
+/// `DECIMAL(38, 0)` sum of 39 digits); SQL calls that an overflow.
+fn within_precision(value: &ColumnarValue) -> Result<(), ArrowError> {
+    let DataType::Decimal128(p, s) = value.data_type() else {
+        return Ok(());
+    };
+    match value {
+        ColumnarValue::Array(a) => a.as_primitive::<Decimal128Type>().validate_decimal_precision(p),
+        ColumnarValue::Scalar(ScalarValue::Decimal128(Some(v), _, _)) => {
+            Decimal128Type::validate_decimal_precision(*v, p, s)
+        }
+        ColumnarValue::Scalar(_) => Ok(()),
+    }
 }
 
 /// Casts a kernel result whose type differs from the planned one (decimal precision, date
@@ -183,6 +200,8 @@ fn decimal_fast(op: BinaryOp, left: &ColumnarValue, right: &ColumnarValue, resul
     }?;
     let nulls = NullBuffer::union(l_nulls, r_nulls);
     let out = Decimal128Array::new(ScalarBuffer::from(values), nulls).with_precision_and_scale(*p, *s).ok()?;
+    // A result past the declared precision is an overflow: the checked path reports it.
+    out.validate_decimal_precision(*p).ok()?;
     Some(ColumnarValue::Array(Arc::new(out)))
 }
 
