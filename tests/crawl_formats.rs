@@ -127,3 +127,67 @@ fn a_drifted_schema_is_a_new_version_in_the_table_history() {
     assert!(lines[2].contains("note") && lines[2].contains("added"), "{history}");
     assert!(lines[2].contains("shipped_at timestamp, amount ") && lines[2].contains(", note string\""), "{history}");
 }
+
+/// Issue 8 item 1 for the crawler: every malformed file of the public corpora (Apache
+/// `parquet-testing` `bad_data/`, `arrow-testing` fuzz/crash cases; `tests/data/corrupt/`), each in
+/// its own table folder, is either crawled into a table or reported with its key and a reason; the
+/// crawl itself finishes without a panic, and every table it did create answers `count(*)` or
+/// fails with an error naming a file — never a panic.
+#[test]
+fn crawling_the_corrupt_corpora_reports_every_file_and_never_panics() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corrupt");
+    let lake = tempfile::tempdir().expect("lake");
+    let home = tempfile::tempdir().expect("home");
+    let mut names = Vec::new();
+    for sub in ["parquet-testing/bad_data", "arrow-testing/parquet-fuzzing"] {
+        for entry in std::fs::read_dir(corpus.join(sub)).expect("corpus folder") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().expect("name").to_string_lossy().to_string();
+            if name.ends_with(".md") || name.ends_with(".txt") {
+                continue;
+            }
+            let folder = lake.path().join(format!("t{:03}", names.len()));
+            std::fs::create_dir(&folder).expect("table folder");
+            std::fs::copy(&path, folder.join(&name)).expect("copy corpus file");
+            names.push(name);
+        }
+    }
+    assert!(names.len() >= 20, "the corpora should hold at least 20 malformed files, found {}", names.len());
+
+    let out = tarn_cli::run(
+        home.path(),
+        &[],
+        &["crawl", &lake.path().to_string_lossy(), "--database", "corpus", "--format", "json"],
+    );
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the crawl must finish: {stderr}");
+    assert!(!stderr.contains("panicked") && !stdout.contains("panicked"), "{stderr}");
+    let report = format!("{stdout}{stderr}");
+    let missing: Vec<&String> = names.iter().filter(|n| !report.contains(n.as_str())).collect();
+    let tables = tarn_cli::csv(home.path(), &[], "SHOW TABLES IN corpus");
+    let created: Vec<&str> = tables.lines().skip(1).filter(|l| !l.is_empty()).collect();
+    // A file is accounted for when the plan names it (skipped, unclassified, or a table's note)
+    // or when its folder became a table.
+    for name in &missing {
+        let index = names.iter().position(|n| n == *name).expect("index");
+        let table = format!("t{index:03}");
+        assert!(created.iter().any(|l| l.contains(&table)), "{name} is neither reported nor a table:\n{report}");
+    }
+    assert!(!created.is_empty(), "some corpus files have readable footers and become tables:\n{tables}");
+    let mut failed = 0;
+    for line in &created {
+        let table = line.split(',').next_back().unwrap_or(line);
+        let out = tarn_cli::run(home.path(), &[], &["-c", &format!("SELECT count(*) FROM corpus.{table}")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "query on {table} panicked: {stderr}");
+        if !out.status.success() {
+            failed += 1;
+            assert!(stderr.contains(&lake.path().to_string_lossy().to_string()) || stderr.contains(table), "{stderr}");
+        }
+    }
+    eprintln!(
+        "{} corpus files, {} tables created, {failed} of them failed to scan cleanly",
+        names.len(),
+        created.len()
+    );
+}
