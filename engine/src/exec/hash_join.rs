@@ -10,16 +10,16 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use arrow::array::{new_null_array, Array, ArrayRef, AsArray, BooleanArray, UInt32Array};
+use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, UInt32Array};
 use arrow::buffer::NullBuffer;
-use arrow::compute::{cast, concat, filter, filter_record_batch, not, take};
-use arrow::datatypes::{Field, Schema, SchemaRef, UInt32Type};
+use arrow::compute::{cast, concat, filter_record_batch, not};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
-use crate::exec::filter::{evaluate_predicate, Selection};
 use crate::exec::join_keys::{EncodedKeys, KeyEncoder, KeyLayout};
+use crate::exec::join_pairs::{self, take_columns, Pairs};
 use crate::exec::join_table::{key_nulls, BuildKeys, ChunkHashes, KeyIndex, MatchedBitmap, RowBytes};
 use crate::exec::memory_limit::batch_memory_size;
 use crate::exec::pipeline::{downcast_local, lock, LocalSink, Operator, Sink};
@@ -339,30 +339,6 @@ pub struct HashJoinProbe {
     shared: Arc<JoinShared>,
 }
 
-/// Candidate pairs collected before they are checked and emitted together.
-#[derive(Default)]
-struct Pairs {
-    probe: Vec<u32>,
-    build: Vec<u32>,
-}
-
-impl Pairs {
-    fn push(&mut self, probe: usize, build: u32) {
-        self.probe.push(probe as u32);
-        self.build.push(build);
-    }
-
-    /// Probe row `probe` paired with each of `build`.
-    fn extend(&mut self, probe: usize, build: &[u32]) {
-        self.probe.extend(std::iter::repeat_n(probe as u32, build.len()));
-        self.build.extend_from_slice(build);
-    }
-
-    fn len(&self) -> usize {
-        self.probe.len()
-    }
-}
-
 impl HashJoinProbe {
     fn built(&self) -> Result<&BuildSide> {
         self.shared.built.get().ok_or_else(|| EngineError::execution("a join was probed before its build side ran"))
@@ -428,8 +404,8 @@ impl HashJoinProbe {
         Ok(())
     }
 
-    /// Applies the residual to candidate pairs, records which probe and build rows matched, and
-    /// emits the surviving pairs when the join type outputs pairs.
+    /// Checks candidate pairs (`join_pairs::check_pairs`), records the build rows that matched,
+    /// and emits the surviving pairs when the join type outputs pairs.
     fn check_pairs(
         &self,
         batch: &RecordBatch,
@@ -438,42 +414,24 @@ impl HashJoinProbe {
         matched: &mut [bool],
         out: &mut dyn FnMut(RecordBatch) -> Result<()>,
     ) -> Result<()> {
-        if pairs.len() == 0 {
-            return Ok(());
-        }
         let spec = &self.shared.spec;
-        let mut probe = UInt32Array::from(pairs.probe);
-        let mut build_rows = UInt32Array::from(pairs.build);
-        let mut columns = take_columns(batch, &probe)?;
-        columns.extend(take_columns(&build.batch, &build_rows)?);
-        let mut candidates = batch_with_schema(&self.shared.pair_schema, columns, probe.len())?;
-        if let Some(residual) = &spec.filter {
-            match evaluate_predicate(residual, &candidates)? {
-                Selection::All => {}
-                Selection::None => return Ok(()),
-                Selection::Some(mask) => {
-                    candidates = filter_record_batch(&candidates, &mask)?;
-                    probe = downcast_indices(filter(&probe, &mask)?)?;
-                    build_rows = downcast_indices(filter(&build_rows, &mask)?)?;
-                }
-            }
-        }
-        for row in probe.values() {
-            let row = *row as usize;
-            if spec.join_type == JoinType::Single && matched[row] {
-                // Every candidate of one probe row is in the same chunk, so a repeat is a second
-                // match of that row.
-                return Err(EngineError::execution("more than one row returned by a subquery used as an expression"));
-            }
-            matched[row] = true;
-        }
+        let checked = join_pairs::check_pairs(
+            batch,
+            &build.batch,
+            pairs,
+            &self.shared.pair_schema,
+            spec.filter.as_ref(),
+            spec.join_type,
+            matched,
+        )?;
+        let Some(checked) = checked else { return Ok(()) };
         if let Some(bitmap) = &build.matched {
-            for row in build_rows.values() {
+            for row in checked.build.values() {
                 bitmap.set(*row as usize);
             }
         }
         if emits_pairs(spec.join_type) {
-            out(candidates)?;
+            out(checked.rows)?;
         }
         Ok(())
     }
@@ -534,17 +492,6 @@ impl HashJoinProbe {
         }
         out(batch_with_schema(&self.shared.output_schema, columns, rows.num_rows())?)
     }
-}
-
-fn take_columns(batch: &RecordBatch, indices: &UInt32Array) -> Result<Vec<ArrayRef>> {
-    batch.columns().iter().map(|c| Ok(take(c, indices, None)?)).collect()
-}
-
-fn downcast_indices(array: ArrayRef) -> Result<UInt32Array> {
-    array
-        .as_primitive_opt::<UInt32Type>()
-        .cloned()
-        .ok_or_else(|| EngineError::execution("filtered join indices changed type"))
 }
 
 impl Operator for HashJoinProbe {

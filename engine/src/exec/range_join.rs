@@ -16,16 +16,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow::array::{
-    make_comparator, new_null_array, Array, ArrayRef, AsArray, BooleanArray, DynComparator, UInt32Array,
-};
-use arrow::compute::{concat_batches, filter, filter_record_batch, not, sort_to_indices, take, SortOptions};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
+use arrow::array::{make_comparator, new_null_array, Array, ArrayRef, BooleanArray, DynComparator};
+use arrow::compute::{concat_batches, filter_record_batch, not, sort_to_indices, take, SortOptions};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
 use crate::exec::collect::{BatchCollector, GatheredBatches};
-use crate::exec::filter::{evaluate_predicate, Selection};
+use crate::exec::join_pairs::{self, Pairs};
 use crate::exec::pipeline::{LocalSink, Operator, Sink};
 use crate::exec::project::batch_with_schema;
 use crate::expr::PhysicalExprRef;
@@ -515,8 +513,8 @@ impl RangeJoinProbe {
         self.check_pairs(batch, build, pairs, matched, out)
     }
 
-    /// Applies the residual to candidate pairs, records which probe rows matched, and emits the
-    /// surviving pairs when the join type outputs pairs.
+    /// Checks candidate pairs (`join_pairs::check_pairs`) and emits the surviving pairs when the
+    /// join type outputs pairs.
     fn check_pairs(
         &self,
         batch: &RecordBatch,
@@ -525,39 +523,20 @@ impl RangeJoinProbe {
         matched: &mut [bool],
         out: &mut dyn FnMut(RecordBatch) -> Result<()>,
     ) -> Result<()> {
-        if pairs.len() == 0 {
-            return Ok(());
-        }
         let spec = &self.shared.spec;
-        let mut probe = UInt32Array::from(pairs.probe);
-        let build_rows = UInt32Array::from(pairs.build);
-        let mut columns = take_columns(batch, &probe)?;
-        columns.extend(take_columns(&build.batch, &build_rows)?);
-        let mut candidates = batch_with_schema(&self.shared.pair_schema, columns, probe.len())?;
-        if let Some(residual) = &spec.residual {
-            match evaluate_predicate(residual, &candidates)? {
-                Selection::All => {}
-                Selection::None => return Ok(()),
-                Selection::Some(mask) => {
-                    candidates = filter_record_batch(&candidates, &mask)?;
-                    probe = filter(&probe, &mask)?
-                        .as_primitive_opt::<UInt32Type>()
-                        .cloned()
-                        .ok_or_else(|| EngineError::execution("filtered range join indices changed type"))?;
-                }
-            }
+        let checked = join_pairs::check_pairs(
+            batch,
+            &build.batch,
+            pairs,
+            &self.shared.pair_schema,
+            spec.residual.as_ref(),
+            spec.join_type,
+            matched,
+        )?;
+        match checked {
+            Some(checked) if spec.join_type.emits_right() => out(checked.rows),
+            _ => Ok(()),
         }
-        for row in probe.values() {
-            let row = *row as usize;
-            if spec.join_type == JoinType::Single && matched[row] {
-                return Err(EngineError::execution("more than one row returned by a subquery used as an expression"));
-            }
-            matched[row] = true;
-        }
-        if spec.join_type.emits_right() {
-            out(candidates)?;
-        }
-        Ok(())
     }
 
     /// What the probe batch contributes beyond pairs: unmatched rows padded with NULLs (left and
@@ -606,23 +585,6 @@ fn partition_point(from: usize, to: usize, pred: impl Fn(usize) -> bool) -> usiz
         }
     }
     lo
-}
-
-/// Candidate pairs collected before they are checked and emitted together.
-#[derive(Default)]
-struct Pairs {
-    probe: Vec<u32>,
-    build: Vec<u32>,
-}
-
-impl Pairs {
-    fn len(&self) -> usize {
-        self.probe.len()
-    }
-}
-
-fn take_columns(batch: &RecordBatch, indices: &UInt32Array) -> Result<Vec<ArrayRef>> {
-    batch.columns().iter().map(|c| Ok(take(c, indices, None)?)).collect()
 }
 
 impl Operator for RangeJoinProbe {

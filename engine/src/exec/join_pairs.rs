@@ -1,0 +1,102 @@
+//! Candidate (probe row, build row) pairs and the one check every join operator applies to them:
+//! gather both sides' columns, run the residual predicate, and record which probe rows matched.
+//! The hash join and the range join differ only in how they find candidates; what a candidate
+//! means for each join type is decided here once.
+
+use arrow::array::{ArrayRef, AsArray, UInt32Array};
+use arrow::compute::{filter, filter_record_batch, take};
+use arrow::datatypes::{SchemaRef, UInt32Type};
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{EngineError, Result};
+use crate::exec::filter::{evaluate_predicate, Selection};
+use crate::exec::project::batch_with_schema;
+use crate::expr::PhysicalExprRef;
+use crate::plan::JoinType;
+
+/// Candidate pairs collected before they are checked and emitted together.
+#[derive(Default)]
+pub struct Pairs {
+    pub probe: Vec<u32>,
+    pub build: Vec<u32>,
+}
+
+impl Pairs {
+    pub fn push(&mut self, probe: usize, build: u32) {
+        self.probe.push(probe as u32);
+        self.build.push(build);
+    }
+
+    /// Probe row `probe` paired with each of `build`.
+    pub fn extend(&mut self, probe: usize, build: &[u32]) {
+        self.probe.extend(std::iter::repeat_n(probe as u32, build.len()));
+        self.build.extend_from_slice(build);
+    }
+
+    pub fn len(&self) -> usize {
+        self.probe.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.probe.is_empty()
+    }
+}
+
+/// The pairs that passed the residual: their combined rows (`pair_schema`) and build row indices.
+pub struct CheckedPairs {
+    pub rows: RecordBatch,
+    pub build: UInt32Array,
+}
+
+/// Applies `residual` (over the left then the right columns, `pair_schema`) to `pairs` and sets
+/// `matched` for every probe row with a surviving pair. A single join (a scalar subquery) fails
+/// on a probe row's second match: every candidate of one probe row is in the same call.
+pub fn check_pairs(
+    probe_batch: &RecordBatch,
+    build_batch: &RecordBatch,
+    pairs: Pairs,
+    pair_schema: &SchemaRef,
+    residual: Option<&PhysicalExprRef>,
+    join_type: JoinType,
+    matched: &mut [bool],
+) -> Result<Option<CheckedPairs>> {
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let mut probe = UInt32Array::from(pairs.probe);
+    let mut build = UInt32Array::from(pairs.build);
+    let mut columns = take_columns(probe_batch, &probe)?;
+    columns.extend(take_columns(build_batch, &build)?);
+    let mut rows = batch_with_schema(pair_schema, columns, probe.len())?;
+    if let Some(residual) = residual {
+        match evaluate_predicate(residual, &rows)? {
+            Selection::All => {}
+            Selection::None => return Ok(None),
+            Selection::Some(mask) => {
+                rows = filter_record_batch(&rows, &mask)?;
+                probe = downcast_indices(filter(&probe, &mask)?)?;
+                build = downcast_indices(filter(&build, &mask)?)?;
+            }
+        }
+    }
+    for row in probe.values() {
+        let row = *row as usize;
+        if join_type == JoinType::Single && matched[row] {
+            return Err(EngineError::execution("more than one row returned by a subquery used as an expression"));
+        }
+        matched[row] = true;
+    }
+    Ok(Some(CheckedPairs { rows, build }))
+}
+
+/// Every column of `batch` gathered at `indices`.
+pub fn take_columns(batch: &RecordBatch, indices: &UInt32Array) -> Result<Vec<ArrayRef>> {
+    batch.columns().iter().map(|c| Ok(take(c, indices, None)?)).collect()
+}
+
+fn downcast_indices(array: ArrayRef) -> Result<UInt32Array> {
+    array
+        .as_primitive_opt::<UInt32Type>()
+        .cloned()
+        .ok_or_else(|| EngineError::execution("filtered join indices changed type"))
+}
