@@ -10,16 +10,16 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, UInt32Array};
+use arrow::array::{new_null_array, Array, ArrayRef, UInt32Array};
 use arrow::buffer::NullBuffer;
-use arrow::compute::{cast, concat, filter_record_batch, not};
+use arrow::compute::{cast, concat};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
 use crate::exec::join_keys::{EncodedKeys, KeyEncoder, KeyLayout};
-use crate::exec::join_pairs::{self, take_columns, Pairs};
+use crate::exec::join_pairs::{self, take_columns, NullAwareState, Pairs, ProbeSide};
 use crate::exec::join_table::{key_nulls, BuildKeys, ChunkHashes, KeyIndex, MatchedBitmap, RowBytes};
 use crate::exec::memory_limit::batch_memory_size;
 use crate::exec::pipeline::{downcast_local, lock, LocalSink, Operator, Sink};
@@ -436,9 +436,7 @@ impl HashJoinProbe {
         Ok(())
     }
 
-    /// What the probe batch contributes beyond pairs: unmatched rows padded with NULLs (left,
-    /// full and single joins), the rows themselves (semi: matched, anti: unmatched), or every row
-    /// with its mark.
+    /// What the probe batch contributes beyond pairs (`join_pairs::emit_probe_rows`).
     fn emit_probe_rows(
         &self,
         batch: &RecordBatch,
@@ -447,50 +445,18 @@ impl HashJoinProbe {
         probe_nulls: Option<NullBuffer>,
         out: &mut dyn FnMut(RecordBatch) -> Result<()>,
     ) -> Result<()> {
-        let build_empty = build.batch.num_rows() == 0;
-        let probe_null = |row: usize| probe_nulls.as_ref().is_some_and(|n| n.is_null(row));
-        let join_type = self.shared.spec.join_type;
-        if join_type.is_mark() {
-            let null_aware = join_type == JoinType::NullAwareMark;
-            let marks: BooleanArray = matched
-                .iter()
-                .enumerate()
-                .map(|(row, m)| match m {
-                    true => Some(true),
-                    false if null_aware && !build_empty && (build.has_null_key || probe_null(row)) => None,
-                    false => Some(false),
-                })
-                .collect();
-            let mut columns = batch.columns().to_vec();
-            columns.push(Arc::new(marks));
-            return out(batch_with_schema(&self.shared.output_schema, columns, batch.num_rows())?);
-        }
-        let rows = match join_type {
-            JoinType::Semi => filter_record_batch(batch, &BooleanArray::from(matched))?,
-            JoinType::Anti | JoinType::Left | JoinType::Full | JoinType::Single => {
-                filter_record_batch(batch, &not(&BooleanArray::from(matched))?)?
-            }
-            JoinType::NullAwareAnti => {
-                let keep: BooleanArray = matched
-                    .iter()
-                    .enumerate()
-                    .map(|(row, m)| Some(build_empty || (!m && !build.has_null_key && !probe_null(row))))
-                    .collect();
-                filter_record_batch(batch, &keep)?
-            }
-            JoinType::Inner | JoinType::Right | JoinType::Cross | JoinType::Mark | JoinType::NullAwareMark => {
-                return Ok(())
-            }
+        let spec = &self.shared.spec;
+        let side = ProbeSide {
+            join_type: spec.join_type,
+            output_schema: &self.shared.output_schema,
+            right_schema: &spec.right_schema,
         };
-        if rows.num_rows() == 0 {
-            return Ok(());
-        }
-        let mut columns = rows.columns().to_vec();
-        if emits_pairs(self.shared.spec.join_type) {
-            let right = self.shared.spec.right_schema.fields();
-            columns.extend(right.iter().map(|f| new_null_array(f.data_type(), rows.num_rows())));
-        }
-        out(batch_with_schema(&self.shared.output_schema, columns, rows.num_rows())?)
+        let null_aware = NullAwareState {
+            build_empty: build.batch.num_rows() == 0,
+            build_has_null_key: build.has_null_key,
+            probe_nulls,
+        };
+        join_pairs::emit_probe_rows(batch, matched, &side, &null_aware, out)
     }
 }
 

@@ -3,8 +3,11 @@
 //! The hash join and the range join differ only in how they find candidates; what a candidate
 //! means for each join type is decided here once.
 
-use arrow::array::{ArrayRef, AsArray, UInt32Array};
-use arrow::compute::{filter, filter_record_batch, take};
+use std::sync::Arc;
+
+use arrow::array::{new_null_array, ArrayRef, AsArray, BooleanArray, UInt32Array};
+use arrow::buffer::NullBuffer;
+use arrow::compute::{filter, filter_record_batch, not, take};
 use arrow::datatypes::{SchemaRef, UInt32Type};
 use arrow::record_batch::RecordBatch;
 
@@ -89,6 +92,75 @@ pub fn check_pairs(
     Ok(Some(CheckedPairs { rows, build }))
 }
 
+/// What a probe join needs to know of itself to emit the probe rows' own output.
+pub struct ProbeSide<'a> {
+    pub join_type: JoinType,
+    pub output_schema: &'a SchemaRef,
+    pub right_schema: &'a SchemaRef,
+}
+
+/// What the null-aware join types (`NOT IN`, `IN` as a value) need beyond the matches: an empty
+/// build side makes `NOT IN` true and `IN` false, and a NULL on either side makes a miss unknown.
+#[derive(Default)]
+pub struct NullAwareState {
+    pub build_empty: bool,
+    pub build_has_null_key: bool,
+    pub probe_nulls: Option<NullBuffer>,
+}
+
+/// What a probe batch contributes beyond its pairs, once every candidate was checked: unmatched
+/// rows padded with NULLs (left, full and single joins), the rows themselves (semi: matched, anti:
+/// unmatched), or every row with its mark.
+pub fn emit_probe_rows(
+    batch: &RecordBatch,
+    matched: Vec<bool>,
+    side: &ProbeSide,
+    null_aware: &NullAwareState,
+    out: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<()> {
+    let build_empty = null_aware.build_empty;
+    let probe_null = |row: usize| null_aware.probe_nulls.as_ref().is_some_and(|n| n.is_null(row));
+    let join_type = side.join_type;
+    if join_type.is_mark() {
+        let null_aware_mark = join_type == JoinType::NullAwareMark;
+        let marks: BooleanArray = matched
+            .iter()
+            .enumerate()
+            .map(|(row, m)| match m {
+                true => Some(true),
+                false if null_aware_mark && !build_empty && (null_aware.build_has_null_key || probe_null(row)) => None,
+                false => Some(false),
+            })
+            .collect();
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(marks));
+        return out(batch_with_schema(side.output_schema, columns, batch.num_rows())?);
+    }
+    let rows = match join_type {
+        JoinType::Semi => filter_record_batch(batch, &BooleanArray::from(matched))?,
+        JoinType::Anti | JoinType::Left | JoinType::Full | JoinType::Single => {
+            filter_record_batch(batch, &not(&BooleanArray::from(matched))?)?
+        }
+        JoinType::NullAwareAnti => {
+            let keep: BooleanArray = matched
+                .iter()
+                .enumerate()
+                .map(|(row, m)| Some(build_empty || (!m && !null_aware.build_has_null_key && !probe_null(row))))
+                .collect();
+            filter_record_batch(batch, &keep)?
+        }
+        JoinType::Inner | JoinType::Right | JoinType::Cross | JoinType::Mark | JoinType::NullAwareMark => return Ok(()),
+    };
+    if rows.num_rows() == 0 {
+        return Ok(());
+    }
+    let mut columns = rows.columns().to_vec();
+    if join_type.emits_right() {
+        let right = side.right_schema.fields();
+        columns.extend(right.iter().map(|f| new_null_array(f.data_type(), rows.num_rows())));
+    }
+    out(batch_with_schema(side.output_schema, columns, rows.num_rows())?)
+}
 /// Every column of `batch` gathered at `indices`.
 pub fn take_columns(batch: &RecordBatch, indices: &UInt32Array) -> Result<Vec<ArrayRef>> {
     batch.columns().iter().map(|c| Ok(take(c, indices, None)?)).collect()

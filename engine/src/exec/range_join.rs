@@ -16,14 +16,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow::array::{make_comparator, new_null_array, Array, ArrayRef, BooleanArray, DynComparator};
-use arrow::compute::{concat_batches, filter_record_batch, not, sort_to_indices, take, SortOptions};
+use arrow::array::{make_comparator, Array, ArrayRef, DynComparator};
+use arrow::compute::{concat_batches, sort_to_indices, take, SortOptions};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
 use crate::exec::collect::{BatchCollector, GatheredBatches};
-use crate::exec::join_pairs::{self, Pairs};
+use crate::exec::join_pairs::{self, NullAwareState, Pairs, ProbeSide};
 use crate::exec::pipeline::{LocalSink, Operator, Sink};
 use crate::exec::project::batch_with_schema;
 use crate::expr::PhysicalExprRef;
@@ -539,37 +539,21 @@ impl RangeJoinProbe {
         }
     }
 
-    /// What the probe batch contributes beyond pairs: unmatched rows padded with NULLs (left and
-    /// single joins), the rows themselves (semi: matched, anti: unmatched), or every row with
-    /// its mark.
+    /// What the probe batch contributes beyond pairs (`join_pairs::emit_probe_rows`); range joins
+    /// are never null-aware.
     fn emit_probe_rows(
         &self,
         batch: &RecordBatch,
         matched: Vec<bool>,
         out: &mut dyn FnMut(RecordBatch) -> Result<()>,
     ) -> Result<()> {
-        let join_type = self.shared.spec.join_type;
-        let rows = match join_type {
-            JoinType::Mark => {
-                let mut columns = batch.columns().to_vec();
-                columns.push(Arc::new(BooleanArray::from(matched)));
-                return out(batch_with_schema(&self.shared.output_schema, columns, batch.num_rows())?);
-            }
-            JoinType::Semi => filter_record_batch(batch, &BooleanArray::from(matched))?,
-            JoinType::Anti | JoinType::Left | JoinType::Single => {
-                filter_record_batch(batch, &not(&BooleanArray::from(matched))?)?
-            }
-            _ => return Ok(()),
+        let spec = &self.shared.spec;
+        let side = ProbeSide {
+            join_type: spec.join_type,
+            output_schema: &self.shared.output_schema,
+            right_schema: &spec.right_schema,
         };
-        if rows.num_rows() == 0 {
-            return Ok(());
-        }
-        let mut columns = rows.columns().to_vec();
-        if join_type.emits_right() {
-            let right = self.shared.spec.right_schema.fields();
-            columns.extend(right.iter().map(|f| new_null_array(f.data_type(), rows.num_rows())));
-        }
-        out(batch_with_schema(&self.shared.output_schema, columns, rows.num_rows())?)
+        join_pairs::emit_probe_rows(batch, matched, &side, &NullAwareState::default(), out)
     }
 }
 
