@@ -88,11 +88,20 @@ impl JoinShared {
     fn existence_only(&self) -> bool {
         !emits_pairs(self.spec.join_type) && self.spec.filter.is_none()
     }
+
+    /// Whether the build rows' columns are never read: an existence-only join with keys
+    /// answers from the index alone (without keys, the nested loop pairs up build rows).
+    fn keys_only(&self) -> bool {
+        self.existence_only() && self.encoder.is_some()
+    }
 }
 
 /// The finished build side.
 struct BuildSide {
+    /// The build rows (no rows when the join reads only the index: `JoinShared::keys_only`).
     batch: RecordBatch,
+    /// Build rows, NULL keys included.
+    rows: usize,
     /// `None` without equi-keys: every build row is a candidate.
     index: Option<KeyIndex>,
     /// Right and full joins only.
@@ -123,11 +132,16 @@ fn padded_schema(schema: &SchemaRef, join_type: JoinType, left_len: usize) -> Sc
 }
 
 /// Index bytes a build row will need in `finalize`, reserved while the rows arrive (the build
-/// sink has no way to report growth once its workers are done): table slots of 16 bytes at a
-/// load of 1/3 to 2/3 (32 bytes a row for a typical partition), its row number (4), and 4 for
-/// either the group starts or the partitioning scratch (12 bytes a row, which replaces the
-/// 8-byte hash counted with the chunk and freed once scattered).
-const INDEX_BYTES_PER_ROW: usize = 40;
+/// sink has no way to report growth once its workers are done), when every key is distinct:
+/// table slots of 8 bytes at a load of 3/8 to 3/4 (16 bytes a row for a typical partition),
+/// the group's hash (8), its row number (4), and 4 for either the group starts or the group
+/// of each row while the groups are laid out. Duplicate keys need less (slots and hashes are
+/// per key), so this is an upper bound for them.
+const INDEX_BYTES_PER_ROW: usize = 32;
+
+/// The same for a key set (`KeyIndex::is_set`): only table slots, 8 bytes at a load of 3/8 to
+/// 3/4, when every key is distinct.
+const KEY_SET_BYTES_PER_ROW: usize = 16;
 
 /// The build sink: workers hash and encode the right input's keys as batches arrive, then
 /// `finalize` indexes them.
@@ -136,27 +150,52 @@ pub struct HashJoinBuild {
     chunks: Mutex<Vec<BuildChunk>>,
 }
 
-/// One build batch with its keys evaluated, hashed and encoded.
+/// One build batch with its keys evaluated, hashed, encoded and grouped by partition.
 struct BuildChunk {
-    batch: RecordBatch,
-    /// The build keys (what runtime filters are computed from).
+    /// `None` when the join reads only the index (`JoinShared::keys_only`): the columns are
+    /// dropped as the batch arrives.
+    batch: Option<RecordBatch>,
+    rows: usize,
+    /// The build keys (what runtime filters are computed from); empty without runtime filters.
     keys: Vec<ArrayRef>,
-    hashes: Vec<u64>,
-    /// Rows with a NULL in any key.
-    nulls: Option<NullBuffer>,
+    /// `None` without equi-keys.
+    hashes: Option<ChunkHashes>,
+    /// Whether some row has a NULL in a key.
+    has_null_key: bool,
     /// `None` without equi-keys.
     encoded: Option<EncodedKeys>,
 }
 
 impl BuildChunk {
     fn new(shared: &JoinShared, batch: RecordBatch) -> Result<BuildChunk> {
+        let rows = batch.num_rows();
         let Some(encoder) = &shared.encoder else {
-            return Ok(BuildChunk { batch, keys: vec![], hashes: vec![], nulls: None, encoded: None });
+            return Ok(BuildChunk {
+                batch: Some(batch),
+                rows,
+                keys: vec![],
+                hashes: None,
+                has_null_key: false,
+                encoded: None,
+            });
         };
-        let keys = cast_keys(evaluate_columns(&shared.spec.right_keys, &batch)?, encoder)?;
+        let mut keys = cast_keys(evaluate_columns(&shared.spec.right_keys, &batch)?, encoder)?;
         let nulls = key_nulls(&keys);
         let (hashes, encoded) = encoder.encode(&keys)?;
-        Ok(BuildChunk { batch, keys, hashes, nulls, encoded: Some(encoded) })
+        // A key set (an existence-only join on one integer key) needs no build row numbers.
+        let with_rows = !(shared.existence_only() && encoder.layout() == KeyLayout::Integer);
+        let hashes = ChunkHashes::new(hashes, nulls.as_ref(), with_rows)?;
+        if shared.spec.runtime_filters.is_empty() {
+            keys.clear();
+        }
+        Ok(BuildChunk {
+            batch: (!shared.keys_only()).then_some(batch),
+            rows,
+            keys,
+            hashes: Some(hashes),
+            has_null_key: nulls.is_some_and(|n| n.null_count() > 0),
+            encoded: Some(encoded),
+        })
     }
 
     /// Bytes this chunk holds, plus what its rows will need in the index.
@@ -166,8 +205,16 @@ impl BuildChunk {
             Some(EncodedKeys::IntegerPair(pairs)) => pairs.len() * 16,
             Some(EncodedKeys::Rows(rows)) => rows.size(),
         };
-        let index = if self.encoded.is_some() { self.batch.num_rows() * INDEX_BYTES_PER_ROW } else { 0 };
-        batch_memory_size(&self.batch) + self.hashes.len() * 8 + encoded + index
+        let index = self.hashes.as_ref().map_or(0, |h| {
+            let per_row = if h.has_rows() { INDEX_BYTES_PER_ROW } else { KEY_SET_BYTES_PER_ROW };
+            h.memory_size() + self.rows * per_row
+        });
+        // Evaluated keys mostly share the batch's columns, so they count only without it.
+        let batch = match &self.batch {
+            Some(batch) => batch_memory_size(batch),
+            None => self.keys.iter().map(|k| k.get_array_memory_size()).sum(),
+        };
+        batch + encoded + index
     }
 }
 
@@ -217,10 +264,10 @@ impl Sink for HashJoinBuild {
         Ok(())
     }
 
-    /// Indexes the build rows while concatenating them; the output is empty (the probe reads
+    /// Indexes the build rows, then concatenates them; the output is empty (the probe reads
     /// the shared side). The chunks are taken apart first so that each part is freed as soon as
-    /// its successor exists: key columns after the runtime filters, each column's arrays once
-    /// concatenated, each chunk's hashes once scattered, each chunk's encoded keys once copied.
+    /// its successor exists: key columns after the runtime filters, each chunk's encoded keys
+    /// once copied, the partitioned hashes once indexed, each column's arrays once concatenated.
     fn finalize(&self) -> Result<Vec<RecordBatch>> {
         let spec = &self.shared.spec;
         let chunks = std::mem::take(&mut *lock(&self.chunks)?);
@@ -231,25 +278,27 @@ impl Sink for HashJoinBuild {
                 )?;
             filter.publish_from(&arrays)?;
         }
-        let has_null_key = chunks.iter().any(|c| c.nulls.as_ref().is_some_and(|n| n.null_count() > 0));
+        let has_null_key = chunks.iter().any(|c| c.has_null_key);
+        let rows = chunks.iter().map(|c| c.rows).sum();
         let mut batches = Vec::with_capacity(chunks.len());
         let mut keys = Vec::with_capacity(chunks.len());
         for chunk in chunks {
             // `chunk.keys` is dropped here: evaluated keys may share the batch's columns, which
             // would otherwise stay alive next to their concatenated copy.
-            batches.push(chunk.batch);
-            keys.push((ChunkHashes { hashes: chunk.hashes, nulls: chunk.nulls }, chunk.encoded));
+            batches.extend(chunk.batch);
+            if let Some(hashes) = chunk.hashes {
+                keys.push((hashes, chunk.encoded));
+            }
         }
-        let (batch, index) = rayon::join(
-            || concat_chunks(&spec.right_schema, batches),
-            || self.shared.encoder.as_ref().map(|e| index_chunks(e, keys, self.shared.existence_only())).transpose(),
-        );
-        let (batch, index) = (batch?, index?);
-        let matched =
-            matches!(spec.join_type, JoinType::Right | JoinType::Full).then(|| MatchedBitmap::new(batch.num_rows()));
+        // The index first, then the concatenation (each is parallel inside): the partitioning
+        // scratch is freed before the concatenated copy of the build columns exists.
+        let index =
+            self.shared.encoder.as_ref().map(|e| index_chunks(e, keys, self.shared.existence_only())).transpose()?;
+        let batch = concat_chunks(&spec.right_schema, batches)?;
+        let matched = matches!(spec.join_type, JoinType::Right | JoinType::Full).then(|| MatchedBitmap::new(rows));
         self.shared
             .built
-            .set(BuildSide { batch, index, matched, has_null_key })
+            .set(BuildSide { batch, rows, index, matched, has_null_key })
             .map_err(|_| EngineError::execution("a join's build side was built twice"))?;
         Ok(vec![])
     }
@@ -312,7 +361,8 @@ fn index_chunks(
     let keys = match encoder.layout() {
         KeyLayout::Integer => BuildKeys::Exact,
         KeyLayout::IntegerPair => {
-            let total = hashes.iter().map(|h| h.hashes.len()).sum();
+            let total =
+                encoded.iter().map(|e| if let Some(EncodedKeys::IntegerPair(p)) = e { p.len() } else { 0 }).sum();
             let mut all = Vec::with_capacity(total);
             for keys in encoded {
                 if let Some(EncodedKeys::IntegerPair(pairs)) = keys {
@@ -360,13 +410,12 @@ impl HashJoinProbe {
         let keys = cast_keys(evaluate_columns(&spec.left_keys, batch)?, encoder)?;
         let nulls = key_nulls(&keys);
         let (hashes, encoded) = encoder.encode(&keys)?;
-        let existence_only = self.shared.existence_only();
+        if self.shared.existence_only() {
+            index.probe_exists(&hashes, &encoded, nulls.as_ref(), |row| matched[row] = true)?;
+            return Ok(nulls);
+        }
         let mut pairs = Pairs::default();
         index.probe(&hashes, &encoded, nulls.as_ref(), |row, build_rows| {
-            if existence_only {
-                matched[row] = true;
-                return Ok(());
-            }
             pairs.extend(row, build_rows);
             // Flushed only between probe rows: a single join counts a row's matches per chunk.
             if pairs.len() >= self.shared.batch_size {
@@ -451,11 +500,8 @@ impl HashJoinProbe {
             output_schema: &self.shared.output_schema,
             right_schema: &spec.right_schema,
         };
-        let null_aware = NullAwareState {
-            build_empty: build.batch.num_rows() == 0,
-            build_has_null_key: build.has_null_key,
-            probe_nulls,
-        };
+        let null_aware =
+            NullAwareState { build_empty: build.rows == 0, build_has_null_key: build.has_null_key, probe_nulls };
         join_pairs::emit_probe_rows(batch, matched, &side, &null_aware, out)
     }
 }
@@ -697,11 +743,15 @@ mod tests {
     fn other_key_layouts_find_the_same_pairs() {
         let left = sample(300, 7, 13);
         let right = sample(120, 11, 17);
+        // Without a residual the existence-only types index one row per key and drop the
+        // build columns; with one they keep every row.
         for key_type in [DataType::Decimal128(12, 2), DataType::Decimal128(30, 0), DataType::Utf8] {
             for join_type in ALL_TYPES {
-                let got = run_join(join_type, &key_type, &left, &right, true).unwrap();
-                let want = expected(join_type, &left, &right, true);
-                assert_eq!(got.len(), want.len(), "{join_type:?} {key_type}");
+                for residual in [false, true] {
+                    let got = run_join(join_type, &key_type, &left, &right, residual).unwrap();
+                    let want = expected(join_type, &left, &right, residual);
+                    assert_eq!(got.len(), want.len(), "{join_type:?} {key_type} residual={residual}");
+                }
             }
         }
     }

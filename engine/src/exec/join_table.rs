@@ -1,12 +1,16 @@
 //! The build side's index, built in parallel: build rows are split by the top bits of their key
 //! hash into partitions of about `ROWS_PER_PARTITION` rows, and each partition gets its own
 //! open-addressing table on its own rayon task (no locks: a row belongs to one partition). A
-//! probe computes its hash once and looks in one partition only.
+//! probe computes its hash once and looks in one partition only. The split happens as each
+//! build batch arrives (`ChunkHashes`), so `finalize` only builds the tables.
 //!
 //! A table maps a key to its *group*: the build rows carrying that key, stored contiguously in
 //! build order, so a probe hit is one slice (no chain of `next` pointers through every build row,
 //! as in DuckDB's and DataFusion's tables). When every key is distinct, as for the primary keys
-//! most joins build on, the groups are the rows themselves and no offsets are kept.
+//! most joins build on, the groups are the rows themselves and no offsets are kept. Tables are
+//! sized by the groups they meet (8 bytes a slot), not by rows, so a foreign-key build side
+//! with many rows a key gets a small table. A join that only asks whether a key exists (semi,
+//! anti, mark) on one integer key gets a `KeySet` instead: the keys' hashes alone, no rows.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -18,8 +22,8 @@ use rayon::prelude::*;
 use crate::error::{EngineError, Result};
 use crate::exec::join_keys::EncodedKeys;
 
-/// Rows a partition aims at: its table (16 bytes a slot) then stays within a core's L2 cache
-/// while it is built.
+/// Rows a partition aims at: its table (8 bytes a slot, plus 12 a group) then stays within a
+/// core's L2 cache while it is built.
 const ROWS_PER_PARTITION: usize = 16 * 1024;
 
 /// At most 2^MAX_PARTITION_BITS partitions.
@@ -77,15 +81,82 @@ impl BuildKeys {
     }
 }
 
-/// The hashes (and NULL keys) of one build batch, in build order. Owned, so the index build
-/// frees each batch's hashes as soon as they are scattered into partitions.
+/// One build batch's hashes, already grouped by partition: the rows (within the batch) and
+/// their hashes, ordered by the top `MAX_PARTITION_BITS` bits of the hash. Made as the batch
+/// arrives at the build sink, on that worker, so `finalize` only builds tables. Any smaller
+/// partition count groups a prefix of those bits, so each final partition is one contiguous
+/// range of this order whatever the build's total size turns out to be.
 pub struct ChunkHashes {
-    pub hashes: Vec<u64>,
-    /// Rows with a NULL in any key: never indexed (SQL `=` never matches NULL).
-    pub nulls: Option<NullBuffer>,
+    /// Rows in the batch, NULL keys included (build rows are numbered across batches).
+    len: u32,
+    hashes: Vec<u64>,
+    /// The row of each hash; empty without `with_rows`.
+    rows: Vec<u32>,
+    with_rows: bool,
+    /// `bounds[b]..bounds[b + 1]` are the entries whose top bits are `b`.
+    bounds: Vec<u32>,
 }
 
-/// Equal-key groups of the build rows, in partitions.
+impl ChunkHashes {
+    /// Groups `hashes` (one per batch row) by their top bits, leaving out rows with a NULL in
+    /// any key (never indexed: SQL `=` never matches NULL). Build order is kept within a group.
+    /// Without `with_rows` the rows are not kept: enough for a key set (`KeyIndex::build`).
+    pub fn new(hashes: Vec<u64>, nulls: Option<&NullBuffer>, with_rows: bool) -> Result<ChunkHashes> {
+        let len = u32::try_from(hashes.len())
+            .map_err(|_| EngineError::execution("a join's build batch has more than 2^32 rows"))?;
+        let valid = |row: usize| nulls.is_none_or(|n| n.is_valid(row));
+        let mut bounds = vec![0u32; BUCKETS + 1];
+        for (row, hash) in hashes.iter().enumerate() {
+            if valid(row) {
+                bounds[bucket_of(*hash) + 1] += 1;
+            }
+        }
+        for b in 0..BUCKETS {
+            bounds[b + 1] += bounds[b];
+        }
+        let kept = bounds[BUCKETS] as usize;
+        let mut cursor = bounds[..BUCKETS].to_vec();
+        let mut sorted = vec![0u64; kept];
+        let mut rows = vec![0u32; if with_rows { kept } else { 0 }];
+        for (row, hash) in hashes.iter().enumerate() {
+            if valid(row) {
+                let at = &mut cursor[bucket_of(*hash)];
+                sorted[*at as usize] = *hash;
+                if with_rows {
+                    rows[*at as usize] = row as u32;
+                }
+                *at += 1;
+            }
+        }
+        Ok(ChunkHashes { len, hashes: sorted, rows, with_rows, bounds })
+    }
+
+    /// Whether the rows were kept (`new`'s `with_rows`).
+    pub fn has_rows(&self) -> bool {
+        self.with_rows
+    }
+
+    /// Bytes held.
+    pub fn memory_size(&self) -> usize {
+        self.hashes.capacity() * 8 + self.rows.capacity() * 4 + self.bounds.capacity() * 4
+    }
+
+    /// The entries of final partition `p` of `bits` bits.
+    fn range(&self, p: usize, bits: u32) -> std::ops::Range<usize> {
+        let shift = MAX_PARTITION_BITS - bits;
+        self.bounds[p << shift] as usize..self.bounds[(p + 1) << shift] as usize
+    }
+}
+
+/// Buckets a chunk's hashes are grouped by.
+const BUCKETS: usize = 1 << MAX_PARTITION_BITS;
+
+fn bucket_of(hash: u64) -> usize {
+    (hash >> (64 - MAX_PARTITION_BITS)) as usize
+}
+
+/// Equal-key groups of the build rows, in partitions; or, for a join that only asks whether
+/// an integer key exists, just the set of keys.
 pub struct KeyIndex {
     /// The partition of a hash is its top `bits` bits.
     bits: u32,
@@ -96,47 +167,90 @@ pub struct KeyIndex {
 impl KeyIndex {
     /// Indexes the build rows, numbered across `chunks` in order (chunk `c`'s row `r` is the sum
     /// of the earlier chunks' lengths plus `r`). Partitions are built in parallel. With
-    /// `distinct_only` (a join that only asks whether a key exists) each key keeps its first row.
+    /// `distinct_only` (a join that only asks whether a key exists) each key keeps its first row,
+    /// and `Exact` keys make a key set (`is_set`): the hashes are the keys, and no row is kept.
+    /// Other indexes need the chunks made `with_rows`.
     pub fn build(chunks: Vec<ChunkHashes>, keys: BuildKeys, distinct_only: bool) -> Result<KeyIndex> {
-        let total: usize = chunks.iter().map(|c| c.hashes.len()).sum();
-        if total > u32::MAX as usize {
+        let total: u64 = chunks.iter().map(|c| c.len as u64).sum();
+        if total > u32::MAX as u64 {
             return Err(EngineError::execution(format!(
                 "the build side of a join has {total} rows; at most {} are supported",
                 u32::MAX
             )));
         }
-        let bits = partition_bits(total);
+        let indexed: usize = chunks.iter().map(|c| c.hashes.len()).sum();
+        let bits = partition_bits(indexed);
         let mut offsets = Vec::with_capacity(chunks.len());
         let mut offset = 0u32;
         for chunk in &chunks {
             offsets.push(offset);
-            offset += chunk.hashes.len() as u32;
+            offset += chunk.len;
         }
-        // Each chunk's hashes are dropped once scattered: the scratch replaces them.
-        let scattered: Vec<Vec<Scattered>> =
-            chunks.into_par_iter().zip(offsets).map(|(chunk, offset)| scatter(chunk, offset, bits)).collect();
-        let mut by_partition: Vec<Vec<Scattered>> =
-            (0..1usize << bits).map(|_| Vec::with_capacity(scattered.len())).collect();
-        for chunk in scattered {
-            for (p, part) in chunk.into_iter().enumerate() {
-                by_partition[p].push(part);
-            }
+        let set = distinct_only && matches!(keys, BuildKeys::Exact);
+        if !set && chunks.iter().any(|c| !c.with_rows && !c.hashes.is_empty()) {
+            return Err(EngineError::execution("a join index needs its build rows, which were not kept"));
         }
-        // Each partition's scratch is dropped as soon as its table is built, so the scratch
-        // shrinks while the tables grow instead of outliving them all.
-        let partitions = by_partition
+        let partitions = (0..1usize << bits)
             .into_par_iter()
-            .map(|parts| {
-                let entries = || parts.iter().flat_map(|s| s.hashes.iter().copied().zip(s.rows.iter().copied()));
-                Partition::build(entries, &keys, distinct_only)
+            .map(|p| {
+                if set {
+                    let parts: Vec<&[u64]> = chunks.iter().map(|c| &c.hashes[c.range(p, bits)]).collect();
+                    return Partition::Keys(KeySet::build(&parts));
+                }
+                let parts: Vec<(&[u64], &[u32], u32)> = chunks
+                    .iter()
+                    .zip(&offsets)
+                    .map(|(c, offset)| {
+                        let range = c.range(p, bits);
+                        (&c.hashes[range.clone()], &c.rows[range], *offset)
+                    })
+                    .filter(|(h, _, _)| !h.is_empty())
+                    .collect();
+                Partition::Groups(GroupTable::build(&parts, &keys, distinct_only))
             })
             .collect();
         Ok(KeyIndex { bits, partitions, keys })
     }
 
+    /// Whether the index is a key set (it knows keys, not rows).
+    pub fn is_set(&self) -> bool {
+        matches!(self.partitions.first(), Some(Partition::Keys(_)))
+    }
+
+    /// Calls `visit(probe row)` for every probe row whose key exists on the build side, in probe
+    /// order, skipping rows with a NULL key. Works on every index, key sets included.
+    pub fn probe_exists(
+        &self,
+        hashes: &[u64],
+        keys: &EncodedKeys,
+        nulls: Option<&NullBuffer>,
+        mut visit: impl FnMut(usize),
+    ) -> Result<()> {
+        if !self.is_set() {
+            return self.probe(hashes, keys, nulls, |row, _| {
+                visit(row);
+                Ok(())
+            });
+        }
+        if !matches!(keys, EncodedKeys::Integer) {
+            return Err(EngineError::execution("a join's probe keys are not encoded like its build keys"));
+        }
+        for (row, hash) in hashes.iter().enumerate() {
+            if nulls.is_some_and(|n| n.is_null(row)) {
+                continue;
+            }
+            if let Partition::Keys(set) = &self.partitions[partition_of(*hash, self.bits)] {
+                if set.contains(*hash) {
+                    visit(row);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Calls `visit(probe row, matching build rows)` for every probe row with at least one
     /// match, in probe order, skipping rows with a NULL key. `keys` are the probe keys encoded
-    /// by the same encoder as the build keys.
+    /// by the same encoder as the build keys. A key set has no rows to give: an error.
     pub fn probe(
         &self,
         hashes: &[u64],
@@ -144,6 +258,9 @@ impl KeyIndex {
         nulls: Option<&NullBuffer>,
         visit: impl FnMut(usize, &[u32]) -> Result<()>,
     ) -> Result<()> {
+        if self.is_set() {
+            return Err(EngineError::execution("a join's key set was asked for build rows"));
+        }
         match (&self.keys, keys) {
             (BuildKeys::Exact, EncodedKeys::Integer) => self.probe_with(hashes, nulls, |_, _| true, visit),
             (BuildKeys::Pairs(build), EncodedKeys::IntegerPair(probe)) => {
@@ -167,7 +284,10 @@ impl KeyIndex {
             if nulls.is_some_and(|n| n.is_null(row)) {
                 continue;
             }
-            let matches = self.partitions[partition_of(*hash, self.bits)].find(*hash, |rep| same(rep, row));
+            let Partition::Groups(table) = &self.partitions[partition_of(*hash, self.bits)] else {
+                continue;
+            };
+            let matches = table.find(*hash, |rep| same(rep, row));
             if !matches.is_empty() {
                 visit(row, matches)?;
             }
@@ -200,41 +320,38 @@ fn partition_of(hash: u64, bits: u32) -> usize {
     }
 }
 
-/// One chunk's non-NULL rows of one partition, as hashes and build rows in two vectors (12
-/// bytes a row, where `(u64, u32)` pairs would be padded to 16).
-struct Scattered {
-    hashes: Vec<u64>,
-    rows: Vec<u32>,
+/// The part of a slot that holds hash bits: bits 24..56 of the hash, which neither the
+/// partition (the top 8 bits at most) nor the slot position (the low bits) already fixes.
+const TAG_MASK: u64 = 0xffff_ffff_0000_0000;
+
+fn tag_of(hash: u64) -> u64 {
+    (hash << 8) & TAG_MASK
 }
 
-/// One chunk's non-NULL rows as (hash, build row), by partition; consumes the chunk.
-fn scatter(chunk: ChunkHashes, offset: u32, bits: u32) -> Vec<Scattered> {
-    let valid = |row: usize| chunk.nulls.as_ref().is_none_or(|n| n.is_valid(row));
-    let mut sizes = vec![0usize; 1 << bits];
-    for (row, hash) in chunk.hashes.iter().enumerate() {
-        if valid(row) {
-            sizes[partition_of(*hash, bits)] += 1;
-        }
-    }
-    let mut parts: Vec<Scattered> = sizes
-        .into_iter()
-        .map(|size| Scattered { hashes: Vec::with_capacity(size), rows: Vec::with_capacity(size) })
-        .collect();
-    for (row, hash) in chunk.hashes.iter().enumerate() {
-        if valid(row) {
-            let part = &mut parts[partition_of(*hash, bits)];
-            part.hashes.push(*hash);
-            part.rows.push(offset + row as u32);
-        }
-    }
-    parts
+/// One partition of an index.
+enum Partition {
+    Groups(GroupTable),
+    Keys(KeySet),
 }
 
-/// One partition's table. A slot is `hash << 32 | (group + 1)` in one `u128` (0: empty), so a
-/// probe touches one cache line per slot and the table starts as zeroed pages.
-struct Partition {
+impl Partition {
+    fn memory_size(&self) -> usize {
+        match self {
+            Partition::Groups(table) => table.memory_size(),
+            Partition::Keys(set) => set.memory_size(),
+        }
+    }
+}
+
+/// One partition's table. A slot is `tag << 32 | (group + 1)` in one `u64` (0: empty); a tag
+/// match is confirmed against the group's full hash (which, for an `Exact` key, is the key).
+/// The table is sized by the groups it meets, growing as they come, so duplicate-heavy builds
+/// (a foreign key, a semi join's subquery) get a table for their distinct keys, not their rows.
+struct GroupTable {
     mask: usize,
-    slots: Vec<u128>,
+    slots: Vec<u64>,
+    /// Each group's full hash.
+    hashes: Vec<u64>,
     /// `starts[g]..starts[g + 1]` indexes group `g`'s rows; `None` when every group is one row
     /// (group `g` is `rows[g]`).
     starts: Option<Vec<u32>>,
@@ -242,46 +359,89 @@ struct Partition {
     rows: Vec<u32>,
 }
 
-impl Partition {
-    /// Indexes the (hash, build row) pairs `entries()` yields (called twice, same sequence).
-    fn build<I: Iterator<Item = (u64, u32)>>(
-        entries: impl Fn() -> I,
-        keys: &BuildKeys,
-        distinct_only: bool,
-    ) -> Partition {
-        let len = entries().count();
-        // Load factor at most 2/3 even when every key is distinct.
-        let capacity = (len + len / 2 + 1).next_power_of_two();
-        let mask = capacity - 1;
-        let mut slots = vec![0u128; capacity];
+/// Slots of a fresh table (grown as groups arrive).
+const MIN_SLOTS: usize = 64;
+
+/// Entries a table takes in before it sizes itself for the rest: a table sized by rows would
+/// be mostly empty for duplicate keys, and one grown from nothing would rehash every key of a
+/// distinct (primary) key several times.
+const SAMPLE: usize = 2048;
+
+/// Groups to expect among `len` entries when the first `SAMPLE` of them made `groups`.
+fn expected_groups(groups: usize, len: usize) -> usize {
+    groups * (len / SAMPLE) + groups * (len % SAMPLE) / SAMPLE
+}
+
+/// Frees the spare capacity of `v` when it is more than an eighth (a reallocation and a copy).
+fn trim<T>(v: &mut Vec<T>) {
+    if v.capacity() > v.len() + v.len() / 8 {
+        v.shrink_to_fit();
+    }
+}
+
+/// Slots for `groups` groups at a load of at most 3/4.
+fn slots_for(groups: usize) -> usize {
+    (groups + groups / 3 + 1).next_power_of_two().max(MIN_SLOTS)
+}
+
+impl GroupTable {
+    /// Indexes `parts`: per chunk, its entries' hashes and rows (within the chunk) and the
+    /// chunk's first build row, in build order.
+    fn build(parts: &[(&[u64], &[u32], u32)], keys: &BuildKeys, distinct_only: bool) -> GroupTable {
+        let entries = || {
+            parts
+                .iter()
+                .flat_map(|(hashes, rows, offset)| hashes.iter().copied().zip(rows.iter().map(move |r| r + offset)))
+        };
+        let len: usize = parts.iter().map(|p| p.0.len()).sum();
+        let mut slots = vec![0u64; slots_for(len.min(SAMPLE))];
+        let mut mask = slots.len() - 1;
+        let mut hashes: Vec<u64> = Vec::with_capacity(len.min(SAMPLE));
         // The first row of each group, and the group of each entry.
-        let mut firsts: Vec<u32> = Vec::with_capacity(len);
+        let mut firsts: Vec<u32> = Vec::with_capacity(len.min(SAMPLE));
         let mut sizes: Vec<u32> = Vec::new();
         let mut groups: Vec<u32> = Vec::with_capacity(if distinct_only { 0 } else { len });
-        for (hash, row) in entries() {
+        for (seen, (hash, row)) in entries().enumerate() {
+            if seen == SAMPLE {
+                let expected = expected_groups(hashes.len(), len);
+                if slots_for(expected) > slots.len() {
+                    slots = rehash(&hashes, slots_for(expected));
+                    mask = slots.len() - 1;
+                }
+                hashes.reserve(expected.saturating_sub(hashes.len()));
+                firsts.reserve(expected.saturating_sub(firsts.len()));
+            }
+            let tag = tag_of(hash);
             let mut index = hash as usize & mask;
             let group = loop {
                 let slot = slots[index];
                 if slot == 0 {
-                    let group = firsts.len() as u32;
-                    slots[index] = ((hash as u128) << 32) | (group as u128 + 1);
+                    let group = hashes.len() as u32;
+                    slots[index] = tag | (group as u64 + 1);
+                    hashes.push(hash);
                     firsts.push(row);
                     if !sizes.is_empty() {
                         sizes.push(1);
                     }
+                    if hashes.len() * 4 > slots.len() * 3 {
+                        slots = rehash(&hashes, slots.len() * 2);
+                        mask = slots.len() - 1;
+                    }
                     break group;
                 }
-                let group = (slot as u32).wrapping_sub(1);
-                if (slot >> 32) as u64 == hash && keys.same(firsts[group as usize], row) {
-                    if distinct_only {
+                if slot & TAG_MASK == tag {
+                    let group = (slot as u32).wrapping_sub(1);
+                    if hashes[group as usize] == hash && keys.same(firsts[group as usize], row) {
+                        if distinct_only {
+                            break group;
+                        }
+                        if sizes.is_empty() {
+                            // The first duplicate: from now on groups are counted.
+                            sizes = vec![1; firsts.len()];
+                        }
+                        sizes[group as usize] += 1;
                         break group;
                     }
-                    if sizes.is_empty() {
-                        // The first duplicate: from now on groups are counted.
-                        sizes = vec![1; firsts.len()];
-                    }
-                    sizes[group as usize] += 1;
-                    break group;
                 }
                 index = (index + 1) & mask;
             };
@@ -289,8 +449,10 @@ impl Partition {
                 groups.push(group);
             }
         }
+        trim(&mut hashes);
         if sizes.is_empty() {
-            return Partition { mask, slots, starts: None, rows: firsts };
+            trim(&mut firsts);
+            return GroupTable { mask, slots, hashes, starts: None, rows: firsts };
         }
         drop(firsts);
         let mut starts = Vec::with_capacity(sizes.len() + 1);
@@ -308,25 +470,28 @@ impl Partition {
             rows[*at as usize] = row;
             *at += 1;
         }
-        Partition { mask, slots, starts: Some(starts), rows }
+        GroupTable { mask, slots, hashes, starts: Some(starts), rows }
     }
 
     /// The build rows with key hash `hash` whose first row `same` accepts.
     fn find(&self, hash: u64, same: impl Fn(u32) -> bool) -> &[u32] {
+        let tag = tag_of(hash);
         let mut index = hash as usize & self.mask;
         loop {
             let slot = self.slots[index];
             if slot == 0 {
                 return &[];
             }
-            if (slot >> 32) as u64 == hash {
+            if slot & TAG_MASK == tag {
                 let group = (slot as u32 - 1) as usize;
-                let range = match &self.starts {
-                    None => group..group + 1,
-                    Some(starts) => starts[group] as usize..starts[group + 1] as usize,
-                };
-                if same(self.rows[range.start]) {
-                    return &self.rows[range];
+                if self.hashes[group] == hash {
+                    let range = match &self.starts {
+                        None => group..group + 1,
+                        Some(starts) => starts[group] as usize..starts[group + 1] as usize,
+                    };
+                    if same(self.rows[range.start]) {
+                        return &self.rows[range];
+                    }
                 }
             }
             index = (index + 1) & self.mask;
@@ -334,8 +499,105 @@ impl Partition {
     }
 
     fn memory_size(&self) -> usize {
-        self.slots.capacity() * 16 + self.rows.capacity() * 4 + self.starts.as_ref().map_or(0, |s| s.capacity() * 4)
+        self.slots.capacity() * 8
+            + self.hashes.capacity() * 8
+            + self.rows.capacity() * 4
+            + self.starts.as_ref().map_or(0, |s| s.capacity() * 4)
     }
+}
+
+/// One partition's distinct `Exact` keys: a slot is a key's hash, which identifies the key (0:
+/// empty; the key whose hash is 0 is a flag of its own). 8 bytes a slot and nothing a row, for
+/// semi, anti and mark joins on one integer key, whose build side is often a foreign key
+/// column with many rows per key.
+struct KeySet {
+    mask: usize,
+    slots: Vec<u64>,
+    has_zero: bool,
+}
+
+impl KeySet {
+    fn build(parts: &[&[u64]]) -> KeySet {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut slots = vec![0u64; slots_for(len.min(SAMPLE))];
+        let mut mask = slots.len() - 1;
+        let mut keys = 0usize;
+        let mut has_zero = false;
+        for (seen, hash) in parts.iter().flat_map(|p| p.iter().copied()).enumerate() {
+            if seen == SAMPLE && slots_for(expected_groups(keys, len)) > slots.len() {
+                slots = regrow(&slots, slots_for(expected_groups(keys, len)));
+                mask = slots.len() - 1;
+            }
+            if hash == 0 {
+                has_zero = true;
+                continue;
+            }
+            let mut index = hash as usize & mask;
+            loop {
+                let slot = slots[index];
+                if slot == hash {
+                    break;
+                }
+                if slot == 0 {
+                    slots[index] = hash;
+                    keys += 1;
+                    if keys * 4 > slots.len() * 3 {
+                        slots = regrow(&slots, slots.len() * 2);
+                        mask = slots.len() - 1;
+                    }
+                    break;
+                }
+                index = (index + 1) & mask;
+            }
+        }
+        KeySet { mask, slots, has_zero }
+    }
+
+    fn contains(&self, hash: u64) -> bool {
+        if hash == 0 {
+            return self.has_zero;
+        }
+        let mut index = hash as usize & self.mask;
+        loop {
+            match self.slots[index] {
+                0 => return false,
+                slot if slot == hash => return true,
+                _ => index = (index + 1) & self.mask,
+            }
+        }
+    }
+
+    fn memory_size(&self) -> usize {
+        self.slots.capacity() * 8
+    }
+}
+
+/// The hashes of `slots` (a key set's table) in a table of `capacity` slots.
+fn regrow(slots: &[u64], capacity: usize) -> Vec<u64> {
+    let mask = capacity - 1;
+    let mut grown = vec![0u64; capacity];
+    for hash in slots.iter().copied().filter(|h| *h != 0) {
+        let mut index = hash as usize & mask;
+        while grown[index] != 0 {
+            index = (index + 1) & mask;
+        }
+        grown[index] = hash;
+    }
+    grown
+}
+
+/// A table of `capacity` slots holding groups `0..hashes.len()` (of hashes `hashes`).
+fn rehash(hashes: &[u64], capacity: usize) -> Vec<u64> {
+    let mask = capacity - 1;
+    let mut slots = vec![0u64; capacity];
+    for (group, hash) in hashes.iter().enumerate() {
+        let mut index = *hash as usize & mask;
+        while slots[index] != 0 {
+            index = (index + 1) & mask;
+        }
+        slots[index] = tag_of(*hash) | (group as u64 + 1);
+    }
+    slots
 }
 
 /// Rows where any of `keys` is NULL, as one null buffer (`None`: no NULL anywhere).
@@ -397,7 +659,7 @@ mod tests {
         let mut hashes = vec![];
         let mut rows = vec![];
         for ((h, e), n) in encoded.into_iter().zip(nulls) {
-            hashes.push(ChunkHashes { hashes: h, nulls: n });
+            hashes.push(ChunkHashes::new(h, n.as_ref(), true).unwrap());
             if let EncodedKeys::Rows(r) = e {
                 rows.push(r);
             }
@@ -470,7 +732,8 @@ mod tests {
         // Forced collisions: every row hashes alike, so only the key comparison separates them.
         let pairs = vec![1u128, 2, 1, 3];
         let hashes = vec![42u64; 4];
-        let index = KeyIndex::build(vec![ChunkHashes { hashes, nulls: None }], BuildKeys::Pairs(pairs), false).unwrap();
+        let chunk = ChunkHashes::new(hashes, None, true).unwrap();
+        let index = KeyIndex::build(vec![chunk], BuildKeys::Pairs(pairs), false).unwrap();
         let probe = EncodedKeys::IntegerPair(vec![3, 1, 4]);
         let mut out = vec![];
         index
@@ -484,7 +747,7 @@ mod tests {
 
     #[test]
     fn distinct_only_indexes_keep_the_first_row_of_each_key() {
-        let chunk = ChunkHashes { hashes: vec![5u64, 9, 5, 5], nulls: None };
+        let chunk = ChunkHashes::new(vec![5u64, 9, 5, 5], None, true).unwrap();
         let index = KeyIndex::build(vec![chunk], BuildKeys::Pairs(vec![1, 2, 1, 3]), true).unwrap();
         let mut out = vec![];
         let probe = EncodedKeys::IntegerPair(vec![1, 3, 2]);
@@ -495,6 +758,42 @@ mod tests {
             })
             .unwrap();
         assert_eq!(out, [(0, vec![0]), (1, vec![3]), (2, vec![1])]);
+    }
+
+    #[test]
+    fn key_sets_answer_existence_without_rows() {
+        // Many rows a key, NULLs, and the key 0 (whose hash is 0, the empty slot's value).
+        let encoder = KeyEncoder::new(vec![DataType::Int64]);
+        let chunks: Vec<ChunkHashes> = (0..5i64)
+            .map(|c| {
+                let keys: ArrayRef = Arc::new(Int64Array::from_iter(
+                    (0..40_000i64).map(|i| (i % 97 != 0).then_some((i * 7 + c) % 30_011 - 15_000)),
+                ));
+                let (hashes, _) = encoder.encode(std::slice::from_ref(&keys)).unwrap();
+                ChunkHashes::new(hashes, key_nulls(&[keys]).as_ref(), false).unwrap()
+            })
+            .collect();
+        let index = KeyIndex::build(chunks, BuildKeys::Exact, true).unwrap();
+        assert!(index.is_set() && index.partitions.len() > 1);
+        let probe: ArrayRef = Arc::new(Int64Array::from_iter((-16_000..16_000i64).map(Some).chain([None])));
+        let (hashes, keys) = encoder.encode(std::slice::from_ref(&probe)).unwrap();
+        let mut found = vec![];
+        index.probe_exists(&hashes, &keys, key_nulls(&[probe]).as_ref(), |row| found.push(row)).unwrap();
+        let mut expected: Vec<usize> = (0..5i64)
+            .flat_map(|c| (0..40_000i64).filter(|i| i % 97 != 0).map(move |i| (i * 7 + c) % 30_011 - 15_000))
+            .map(|key| (key + 16_000) as usize)
+            .collect();
+        expected.sort();
+        expected.dedup();
+        assert!(expected.contains(&16_000), "the key 0 is on the build side");
+        assert_eq!(found, expected);
+        assert!(index.probe(&hashes, &keys, None, |_, _| Ok(())).is_err(), "a key set has no rows");
+    }
+
+    #[test]
+    fn grouped_indexes_need_the_rows() {
+        let chunk = ChunkHashes::new(vec![1, 2], None, false).unwrap();
+        assert!(KeyIndex::build(vec![chunk], BuildKeys::Exact, false).is_err());
     }
 
     #[test]
