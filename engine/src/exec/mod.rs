@@ -9,6 +9,7 @@ pub mod hash_join;
 pub mod join_keys;
 pub mod join_pairs;
 pub mod join_table;
+pub mod key_set;
 pub mod limit;
 pub mod memory;
 pub mod memory_limit;
@@ -21,6 +22,7 @@ pub mod range_join;
 pub mod rebatch;
 pub mod runtime_filter;
 pub mod scheduler;
+pub mod sideways;
 pub mod sort;
 #[cfg(test)]
 mod testing;

@@ -22,13 +22,20 @@ use crate::exec::project::ProjectOperator;
 use crate::exec::range_join::{self, RangeJoinBuild, RangeJoinInputs, RangeJoinProbe, RangeSplit};
 use crate::exec::runtime_filter::RuntimeFilter;
 use crate::exec::scheduler::{run_plan, run_plan_profiled};
+use crate::exec::sideways::SidewaysSink;
 use crate::exec::sort::{SortKey, SortSink};
 use crate::exec::values::ValuesSource;
 use crate::exec::window::{WindowCall, WindowSink};
 use crate::expr::planner::create_physical_expr;
 use crate::expr::PhysicalExprRef;
 use crate::io::table_scan::TableScanSource;
+use crate::optimizer::cardinality::estimate;
 use crate::plan::{AggregateExpr, Expr, JoinType, LogicalPlan, SortExpr, TableScan};
+
+/// A join's left input estimated at most 1/this of its right input (or of the scan feeding the
+/// right input, whose rows are the build's real work) is run first to filter the right input
+/// ("sideways"): materialising the small side is cheap next to what the filter can save.
+const SIDEWAYS_RATIO: f64 = 4.0;
 
 /// Runs `plan` to completion: its output schema and result batches (in order when the plan
 /// sorts).
@@ -214,7 +221,9 @@ impl PhysicalPlanner<'_> {
 
     /// The right input feeds the build sink in its own stage; the probe joins the left input's
     /// pipelines. Right and full joins emit unmatched build rows once after the whole probe
-    /// side, so a probe side of several pipelines (a union) is materialised into one first.
+    /// side, so a probe side of several pipelines (a union) is materialised into one first. A
+    /// left input much smaller than the right one is materialised before the right input runs,
+    /// publishing its keys to the right input's scans ([`SidewaysSink`]).
     fn plan_join(
         &mut self,
         left: &LogicalPlan,
@@ -234,6 +243,10 @@ impl PhysicalPlanner<'_> {
         let right_keys = on.iter().map(|(_, r)| self.expr(r, &right_schema)).collect::<Result<Vec<_>>>()?;
         let pair_fields: Vec<_> = left_schema.fields().iter().chain(right_schema.fields()).cloned().collect();
         let filter = filter.map(|f| self.expr(f, &Schema::new(pair_fields))).transpose()?;
+        let sideways = self.sideways_filters(left, right, join_type, on);
+        let runtime_filters =
+            if sideways.is_empty() { self.runtime_filters_for(left, right, join_type, on) } else { Vec::new() };
+        let sideways_keys: Vec<_> = sideways.into_iter().map(|(key, f)| (left_keys[key].clone(), vec![f])).collect();
         let spec = JoinSpec {
             join_type,
             left_keys,
@@ -242,9 +255,19 @@ impl PhysicalPlanner<'_> {
             left_schema: left_schema.clone(),
             right_schema,
             schema,
-            runtime_filters: self.runtime_filters_for(left, right, join_type, on),
+            runtime_filters,
         };
         let (build, probe) = hash_join(spec, self.ctx.batch_size);
+        if !sideways_keys.is_empty() {
+            let left_pipelines = self.plan(left)?;
+            let preserve_order = left_pipelines.iter().all(|p| p.preserve_order);
+            let sink = SidewaysSink::new(left_schema.clone(), self.ctx.batch_size, sideways_keys);
+            let index = self.add_stage(left_pipelines, Arc::new(sink), preserve_order);
+            let build_pipelines = self.plan(right)?;
+            self.add_stage(build_pipelines, Arc::new(build), false);
+            let probe_pipelines = vec![stage_pipeline(index, left_schema, preserve_order)];
+            return Ok(with_operator(probe_pipelines, Arc::new(probe)));
+        }
         let build_pipelines = self.plan(right)?;
         self.add_stage(build_pipelines, Arc::new(build), false);
         let mut probe_pipelines = self.plan(left)?;
@@ -284,6 +307,55 @@ impl PhysicalPlanner<'_> {
             if probe_type != &build_type || probe_type.is_floating() {
                 continue;
             }
+            let filter = Arc::new(RuntimeFilter::new(table_column));
+            self.runtime_filters.push((scan as *const TableScan, filter.clone()));
+            filters.push((key, filter));
+        }
+        filters
+    }
+
+    /// The sideways filters of a join whose left input is much smaller than its right input:
+    /// (index into `on`, filter) per equi-key whose right expression is a column coming from a
+    /// scan column of the left key's type (through [`scan_column`]), each registered for its
+    /// scan. Empty unless the join type lets the build side lose rows without a left partner:
+    /// inner, left, semi, anti, mark and single joins. Right and full joins emit unmatched build
+    /// rows; the null-aware anti and mark joins answer differently when the build side has a
+    /// NULL key, and a filter drops NULL keys.
+    fn sideways_filters(
+        &mut self,
+        left: &LogicalPlan,
+        right: &LogicalPlan,
+        join_type: JoinType,
+        on: &[(Expr, Expr)],
+    ) -> Vec<(usize, Arc<RuntimeFilter>)> {
+        use JoinType::*;
+        if !matches!(join_type, Inner | Left | Semi | Anti | Mark | Single) {
+            return Vec::new();
+        }
+        let left_schema = left.schema();
+        let mut targets = Vec::new();
+        for (key, (l, r)) in on.iter().enumerate() {
+            let Expr::Column(column) = r else { continue };
+            let Some((scan, table_column)) = scan_column(right, *column) else { continue };
+            let scan_type = scan.table_schema.field(table_column).data_type();
+            // Floats are left out: `-0.0 = 0.0` and NaN make a range test disagree with equality.
+            if scan_type != &l.data_type(&left_schema) || scan_type.is_floating() {
+                continue;
+            }
+            targets.push((key, scan, table_column));
+        }
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        let right_rows = targets
+            .iter()
+            .map(|(_, scan, _)| estimate(&LogicalPlan::Scan((*scan).clone())).rows)
+            .fold(estimate(right).rows, f64::max);
+        if estimate(left).rows * SIDEWAYS_RATIO > right_rows {
+            return Vec::new();
+        }
+        let mut filters = Vec::new();
+        for (key, scan, table_column) in targets {
             let filter = Arc::new(RuntimeFilter::new(table_column));
             self.runtime_filters.push((scan as *const TableScan, filter.clone()));
             filters.push((key, filter));
@@ -343,25 +415,38 @@ impl PhysicalPlanner<'_> {
     }
 }
 
-/// The table scan column that column `column` of `plan`'s output is, unchanged and row for row
-/// a subset of: through filters, projections of bare columns, and the probe (left) side of
-/// joins whose output rows each come from one left row with its values (inner, left, semi,
-/// anti). Dropping a scan row whose value cannot match a join above removes only output rows
-/// that join would drop. Right and full joins below are not crossed: a smaller probe side
-/// changes which of their build rows come out unmatched.
+/// The table scan column that column `column` of `plan`'s output comes from unchanged, such
+/// that dropping the scan rows whose value cannot match a join above removes only output rows
+/// that join would drop: through filters, sorts, projections of bare columns, group keys of
+/// plain aggregates and distincts (dropping every row of a group drops only that group), the
+/// left side of joins whose output rows each come from one left row with its values (all but
+/// right and full joins), and the right side of inner joins. Right and full joins below are not
+/// crossed: a smaller input changes which of their rows come out unmatched. Unions, limits and
+/// windows are not crossed either (grouping sets are unions of aggregates).
 fn scan_column(plan: &LogicalPlan, column: usize) -> Option<(&TableScan, usize)> {
     match plan {
         LogicalPlan::Scan(scan) => Some((scan, *scan.projection.get(column)?)),
-        LogicalPlan::Filter { input, .. } => scan_column(input, column),
+        // A top-N sort is a limit: fewer input rows change which rows it keeps.
+        LogicalPlan::Filter { input, .. }
+        | LogicalPlan::Sort { input, fetch: None, .. }
+        | LogicalPlan::Distinct { input } => scan_column(input, column),
         LogicalPlan::Project { input, exprs, .. } => match exprs.get(column)? {
             Expr::Column(i) => scan_column(input, *i),
             _ => None,
         },
-        LogicalPlan::Join {
-            left,
-            join_type: JoinType::Inner | JoinType::Left | JoinType::Semi | JoinType::Anti,
-            ..
-        } => (column < left.schema().fields().len()).then(|| scan_column(left, column)).flatten(),
+        LogicalPlan::Aggregate { input, group_by, .. } => match group_by.get(column)? {
+            Expr::Column(i) => scan_column(input, *i),
+            _ => None,
+        },
+        LogicalPlan::Join { left, right, join_type, .. } => {
+            let left_width = left.schema().fields().len();
+            match join_type {
+                JoinType::Right | JoinType::Full => None,
+                _ if column < left_width => scan_column(left, column),
+                JoinType::Inner | JoinType::Cross => scan_column(right, column - left_width),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
@@ -958,5 +1043,125 @@ mod tests {
         // stays reserved is the collected result (one of the three columns).
         let (reserved, peak) = (ctx.memory.reserved(), ctx.memory.peak());
         assert!(reserved > 0 && reserved * 2 < peak, "reserved {reserved}, peak {peak}");
+    }
+
+    /// A Parquet scan of table `name` (columns `k`, `w`, both BIGINT) of `rows` rows by its
+    /// statistics; planning never opens its (absent) files.
+    fn stats_scan(name: &str, rows: u64) -> LogicalPlan {
+        use tarn_catalog::{Column, DataFormat, Location, Parameters, SqlType, StorageDescriptor, Table, TableKind};
+        let columns = ["k", "w"].iter().map(|n| Column::new(*n, SqlType::parse("BIGINT").unwrap())).collect();
+        let location = Location::parse(&format!("/nonexistent/{name}")).unwrap().as_dir().as_url_str();
+        let table = Table {
+            database: "default".into(),
+            name: name.into(),
+            kind: TableKind::External,
+            storage: StorageDescriptor {
+                columns,
+                location,
+                format: DataFormat::Parquet,
+                serde_parameters: Default::default(),
+            },
+            partition_keys: vec![],
+            parameters: Parameters::new(),
+            created_at: 0,
+            updated_at: 0,
+            version: 1,
+        };
+        let table_schema = schema(&[("k", DataType::Int64), ("w", DataType::Int64)]);
+        LogicalPlan::Scan(TableScan {
+            table: Arc::new(table),
+            table_schema: table_schema.clone(),
+            projection: vec![0, 1],
+            filters: vec![],
+            partitions: vec![],
+            partitions_pruned: 0,
+            schema: table_schema,
+            statistics: Arc::new(crate::plan::logical::TableStatistics { rows: Some(rows), ..Default::default() }),
+        })
+    }
+
+    fn scan_join(left: LogicalPlan, right: LogicalPlan, join_type: JoinType) -> LogicalPlan {
+        let schema = crate::sql::binder::join_schema(&left.schema(), &right.schema(), join_type);
+        LogicalPlan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            join_type,
+            on: vec![(col(0), col(0))],
+            filter: None,
+            schema,
+        }
+    }
+
+    /// The trimmed `EXPLAIN` lines of `plan`.
+    fn explain_lines(plan: &LogicalPlan) -> Vec<String> {
+        explain(plan, &context(8)).unwrap().lines().map(|l| l.trim().to_string()).collect()
+    }
+
+    #[test]
+    fn a_small_left_side_filters_the_big_build_side_first() {
+        use JoinType::*;
+        for join_type in [Inner, Left, Semi, Anti, Mark, Single] {
+            let plan = scan_join(stats_scan("small", 100), stats_scan("big", 10_000), join_type);
+            let lines = explain_lines(&plan);
+            assert_eq!(
+                lines[..8],
+                [
+                    "Stage 0",
+                    "Pipeline 0",
+                    "Source: TableScan default.small format=parquet columns=[k, w]",
+                    "Sink: Materialize runtime_filter_keys=[k@0]",
+                    "Stage 1",
+                    "Pipeline 1",
+                    "Source: TableScan default.big format=parquet columns=[k, w] runtime_filters=[k]",
+                    "Sink: HashJoinBuild keys=[k@0]",
+                ],
+                "{join_type:?}: {lines:#?}"
+            );
+            assert_eq!(lines[10], "Source: output of stage 0", "{join_type:?}: {lines:#?}");
+            assert!(lines[11].starts_with(&format!("HashJoinProbe {join_type:?}")), "{join_type:?}: {lines:#?}");
+        }
+    }
+
+    #[test]
+    fn joins_that_need_every_build_row_never_filter_it_sideways() {
+        use JoinType::*;
+        for join_type in [Right, Full, NullAwareAnti, NullAwareMark] {
+            let plan = scan_join(stats_scan("small", 100), stats_scan("big", 10_000), join_type);
+            let text = explain_lines(&plan).join("\n");
+            assert!(!text.contains("Materialize"), "{join_type:?}: {text}");
+            assert!(!text.contains("TableScan default.big format=parquet columns=[k, w] runtime_filters"), "{text}");
+        }
+        // A left side not much smaller than the right one is probed as it streams, filtered by
+        // the build side as before.
+        let plan = scan_join(stats_scan("small", 5_000), stats_scan("big", 10_000), Inner);
+        let text = explain_lines(&plan).join("\n");
+        assert!(!text.contains("Materialize"), "{text}");
+        assert!(text.contains("TableScan default.small format=parquet columns=[k, w] runtime_filters=[k]"), "{text}");
+    }
+
+    #[test]
+    fn sideways_filters_reach_through_group_keys_but_not_aggregates() {
+        let grouped = |group: usize| {
+            let aggregate = LogicalPlan::Aggregate {
+                input: Box::new(stats_scan("big", 10_000)),
+                group_by: vec![col(group)],
+                aggregates: vec![agg("count", vec![])],
+                schema: schema(&[("g", DataType::Int64), ("n", DataType::Int64)]),
+            };
+            // The join key is the group key (column 0) or the count (column 1).
+            move |key: usize| {
+                let project = LogicalPlan::Project {
+                    input: Box::new(aggregate.clone()),
+                    exprs: vec![col(key)],
+                    schema: schema(&[("x", DataType::Int64)]),
+                };
+                scan_join(stats_scan("small", 100), project, JoinType::Single)
+            }
+        };
+        let text = explain_lines(&grouped(1)(0)).join("\n");
+        assert!(text.contains("Materialize runtime_filter_keys=[k@0]"), "{text}");
+        assert!(text.contains("TableScan default.big format=parquet columns=[k, w] runtime_filters=[w]"), "{text}");
+        let text = explain_lines(&grouped(0)(1)).join("\n");
+        assert!(!text.contains("Materialize") && !text.contains("runtime_filters"), "{text}");
     }
 }

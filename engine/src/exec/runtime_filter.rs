@@ -6,6 +6,11 @@
 //!
 //! Only joins where a probe row without a build partner is dropped (inner, semi, right) may
 //! filter their probe side; the planner decides, and ties each filter to one column of one scan.
+//! The same filter also runs the other way ("sideways", `exec::sideways`): a small probe side,
+//! materialised first, restricts the scan under a big build side.
+//!
+//! Integer keys too many for a value list also publish a [`KeySet`] (a bitmap over their range,
+//! or a hash set), which the scan tests whole columns against.
 
 use std::sync::{Arc, OnceLock};
 
@@ -17,6 +22,7 @@ use arrow::datatypes::{
 };
 
 use crate::error::Result;
+use crate::exec::key_set::{self, KeySet};
 use crate::plan::{Expr, ScalarValue};
 
 /// At most this many distinct build keys are kept as a value set: a set probe per row must stay
@@ -27,14 +33,19 @@ pub const MAX_DOMAIN_VALUES: usize = 1024;
 /// would cost more than it can save); they publish only their range.
 const MAX_SORTED_KEYS: usize = 64 * 1024;
 
+/// Builds of more non-NULL integer keys than this publish no key set: one pass over that many keys costs
+/// more than the rows it could drop are likely to save.
+const MAX_SET_KEYS: usize = 2 * 1024 * 1024;
+
 /// What the build side's non-NULL keys of one join key are known to lie in.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyDomain {
     /// No build row has a non-NULL key: no probe row can match.
     Empty,
     /// Every non-NULL build key lies in `[min, max]` (both in the key's type); `values` holds the
-    /// distinct keys, sorted, when there are few enough to test membership cheaply.
-    Range { min: ScalarValue, max: ScalarValue, values: Option<ArrayRef> },
+    /// distinct keys, sorted, when there are few enough to test membership cheaply; `set` holds
+    /// integer keys too many for `values` (and not every integer of the range).
+    Range { min: ScalarValue, max: ScalarValue, values: Option<ArrayRef>, set: Option<Arc<KeySet>> },
 }
 
 impl KeyDomain {
@@ -43,7 +54,7 @@ impl KeyDomain {
     /// value of the range (a dense integer or date range adds nothing to its bounds). `None`
     /// for `Empty`, which no row satisfies.
     pub fn conjuncts(&self, column: usize) -> Option<Vec<Expr>> {
-        let KeyDomain::Range { min, max, values } = self else { return None };
+        let KeyDomain::Range { min, max, values, .. } = self else { return None };
         let col = || Expr::Column(column);
         let mut conjuncts = if min == max {
             vec![Expr::binary(col(), crate::plan::BinaryOp::Eq, Expr::Literal(min.clone()))]
@@ -61,6 +72,14 @@ impl KeyDomain {
             conjuncts.push(Expr::InList { expr: Box::new(col()), list, negated: false });
         }
         Some(conjuncts)
+    }
+
+    /// The membership set of a domain with too many integer keys for a value list.
+    pub fn key_set(&self) -> Option<&Arc<KeySet>> {
+        match self {
+            KeyDomain::Range { set, .. } => set.as_ref(),
+            KeyDomain::Empty => None,
+        }
     }
 }
 
@@ -125,12 +144,20 @@ fn key_domain(chunks: &[ArrayRef]) -> Result<Option<KeyDomain>> {
     if non_null == 0 {
         return Ok(Some(KeyDomain::Empty));
     }
-    if non_null <= MAX_SORTED_KEYS {
+    // Integer keys go into a set first: it tells whether there are few enough distinct values
+    // to list (then sorting them pays), and is the membership test when there are not.
+    let set =
+        (key_set::supports(&data_type) && non_null <= MAX_SET_KEYS).then(|| KeySet::from_arrays(chunks)).flatten();
+    let few = set.as_ref().is_none_or(|s| s.len() <= MAX_DOMAIN_VALUES);
+    // Even a few values keep their set: testing rows against it beats an `IN` list, whose
+    // values still prune row groups.
+    let set = set.filter(|s| !s.is_dense()).map(Arc::new);
+    if non_null <= MAX_SORTED_KEYS && few {
         let values = sorted_distinct(&keys)?;
         let min = ScalarValue::try_from_array(values.as_ref(), 0)?;
         let max = ScalarValue::try_from_array(values.as_ref(), values.len() - 1)?;
         let values = (values.len() <= MAX_DOMAIN_VALUES).then_some(values);
-        return Ok(Some(KeyDomain::Range { min, max, values }));
+        return Ok(Some(KeyDomain::Range { min, max, values, set }));
     }
     let (min, max) = match (&data_type, keys.as_ref()) {
         (DataType::Int32, k) => primitive_bounds::<Int32Type>(k)?,
@@ -139,7 +166,7 @@ fn key_domain(chunks: &[ArrayRef]) -> Result<Option<KeyDomain>> {
         (DataType::Timestamp(TimeUnit::Microsecond, None), k) => primitive_bounds::<TimestampMicrosecondType>(k)?,
         (_, k) => (extreme(k, false)?, extreme(k, true)?),
     };
-    Ok(Some(KeyDomain::Range { min, max, values: None }))
+    Ok(Some(KeyDomain::Range { min, max, values: None, set }))
 }
 
 /// The non-NULL values of `keys`, sorted ascending, each once.
@@ -188,7 +215,7 @@ mod tests {
 
     fn range(domain: &KeyDomain) -> (ScalarValue, ScalarValue, Option<ArrayRef>) {
         match domain {
-            KeyDomain::Range { min, max, values } => (min.clone(), max.clone(), values.clone()),
+            KeyDomain::Range { min, max, values, .. } => (min.clone(), max.clone(), values.clone()),
             KeyDomain::Empty => panic!("expected a range"),
         }
     }
@@ -239,6 +266,28 @@ mod tests {
         let (min, max, _) = range(&domain(vec![text]));
         assert_eq!(min, ScalarValue::Utf8(Some("k0000001".into())));
         assert_eq!(max, ScalarValue::Utf8(Some(format!("k{big:07}"))));
+    }
+
+    #[test]
+    fn many_sparse_integer_keys_publish_a_key_set() {
+        let n = MAX_DOMAIN_VALUES as i64 * 3;
+        let keys: ArrayRef = Arc::new(Int64Array::from_iter_values((0..n).map(|i| i * 3)));
+        let d = domain(vec![keys.clone(), keys]);
+        let (min, max, values) = range(&d);
+        assert_eq!((min, max, values), (ScalarValue::Int64(Some(0)), ScalarValue::Int64(Some(3 * n - 3)), None));
+        let set = d.key_set().expect("a key set");
+        assert_eq!(set.len(), n as usize);
+        assert!(set.contains(3) && !set.contains(4));
+        // The set is a row test of its own: the conjuncts stay the bounds.
+        assert_eq!(d.conjuncts(0).unwrap().len(), 2);
+        // Few keys are a value list too (for row groups), and a set unless they fill their
+        // range; strings never have a set.
+        let few = domain(vec![Arc::new(Int64Array::from(vec![1, 5, 9]))]);
+        assert_eq!(few.key_set().map(|s| s.len()), Some(3));
+        assert_eq!(range(&few).2.map(|v| v.len()), Some(3));
+        assert!(domain(vec![Arc::new(Int64Array::from(vec![5, 4, 6]))]).key_set().is_none());
+        let text: ArrayRef = Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("k{i}"))));
+        assert!(domain(vec![text]).key_set().is_none());
     }
 
     #[test]
