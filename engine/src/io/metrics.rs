@@ -39,8 +39,12 @@ pub struct ScanMetrics {
     pub pages_total: AtomicU64,
     /// Of those, pages skipped because the page index rules them out.
     pub pages_pruned: AtomicU64,
-    /// Rows decoded from files, before the scan's filters.
+    /// Rows decoded from files, before the scan's filters (with late materialisation: rows of
+    /// the filter columns).
     pub rows_decoded: AtomicU64,
+    /// With late materialisation, rows of the columns the filters do not read decoded after
+    /// the filters ran: only rows that passed them.
+    pub rows_decoded_late: AtomicU64,
     /// Rows the scan emitted, after its filters.
     pub rows_emitted: AtomicU64,
 }
@@ -60,7 +64,8 @@ impl ScanMetrics {
 impl fmt::Display for ScanMetrics {
     /// What `EXPLAIN ANALYZE` prints for a scan: kept and pruned files and row groups, rows
     /// decoded and emitted, requests and bytes read; then, only where they did something, pages
-    /// kept and pruned, row groups pruned by bloom filter, and what runtime filters pruned.
+    /// kept and pruned, rows decoded late (the non-filter columns of rows that passed), row
+    /// groups pruned by bloom filter, and what runtime filters pruned.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let files = Self::get(&self.files);
         let files_pruned = Self::get(&self.files_pruned);
@@ -82,6 +87,10 @@ impl fmt::Display for ScanMetrics {
         if pages > 0 {
             let pruned = Self::get(&self.pages_pruned);
             write!(f, " pages={} kept/{pruned} pruned", pages - pruned)?;
+        }
+        let late = Self::get(&self.rows_decoded_late);
+        if late > 0 {
+            write!(f, " late_rows={late}")?;
         }
         let bloom = Self::get(&self.row_groups_pruned_bloom);
         if bloom > 0 {

@@ -5,6 +5,7 @@
 //! ([`prefetch`]) and decodes them on rayon workers ([`parquet_scan`], [`csv_scan`]) into batches
 //! of exactly the table's declared types ([`table_scan`]).
 
+pub mod bloom;
 pub mod csv_dialect;
 pub mod csv_scan;
 pub mod csv_writer;

@@ -12,17 +12,21 @@
 //! the process down (or printing a panic message to the user's terminal).
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::sync::Once;
 
-use arrow::array::{new_null_array, ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow::compute::{can_cast_types, cast_with_options, CastOptions};
+use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
+use arrow::buffer::BooleanBuffer;
+use arrow::compute::kernels::filter::prep_null_mask_filter;
+use arrow::compute::{can_cast_types, cast_with_options, concat, filter, CastOptions};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelectionPolicy, RowSelector,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::ParquetMetaData;
@@ -288,31 +292,189 @@ impl ParquetFileScan {
         if self.leaves.is_empty() {
             return self.emit_row_counts(row_groups, batch_size, out);
         }
-        let corrupt = |message: String| self.object.data_error(format!("corrupt Parquet data: {message}"));
+        let read = FileRead { mask: self.mask.clone(), selection: selection.cloned(), policy: None };
+        let mut reader = self.reader(fetched, row_groups, read, batch_size)?;
+        while let Some(batch) = self.next_batch(&mut reader)? {
+            out(self.to_declared_types(&batch)?)?;
+        }
+        Ok(())
+    }
+
+    /// Whether [`Self::decode_late`] can split this file's columns at `filter_columns` (per
+    /// output column, whether the filters read it): both phases must read some column the file
+    /// has, or there is nothing to gain (and no row count to decode the first phase by).
+    pub fn can_decode_late(&self, filter_columns: &[bool]) -> bool {
+        let in_file =
+            |filter: bool| self.sources.iter().zip(filter_columns).any(|(source, f)| source.is_some() && *f == filter);
+        in_file(true) && in_file(false)
+    }
+
+    /// Late materialisation: decodes the columns the filters read (`filter_columns`, per output
+    /// column), asks `keep` which rows pass, then decodes the other columns only for those rows
+    /// and emits whole batches of the output schema holding just the passing rows. `keep` sees
+    /// batches of the output schema in which the other columns are NULL placeholders; its mask
+    /// (`None`: every row passes; NULL: the row fails) is final, so `out` must not filter again.
+    ///
+    /// The second phase skips the rows that failed instead of decoding them (a page no passing
+    /// row falls in is not even decompressed), which is where a selective filter saves most of
+    /// the decoding work; the filter columns are decoded only once.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decode_late(
+        &self,
+        row_groups: &[usize],
+        selection: Option<&RowSelection>,
+        fetched: FetchedRanges,
+        batch_size: usize,
+        filter_columns: &[bool],
+        keep: &mut dyn FnMut(&RecordBatch) -> Result<Option<BooleanArray>>,
+        out: &mut dyn FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<LateCounts> {
+        let batch_size = batch_size.max(1);
+        let first = self.phase(filter_columns, true);
+        let second = self.phase(filter_columns, false);
+        let mut counts = LateCounts::default();
+
+        // Phase 1: the filter columns, every row the page index leaves.
+        let read = FileRead { mask: first.mask.clone(), selection: selection.cloned(), policy: None };
+        let mut reader = self.reader(fetched.clone(), row_groups, read, batch_size)?;
+        let mut placeholders: Vec<Option<ArrayRef>> = vec![None; self.sources.len()];
+        let mut masks: Vec<BooleanArray> = Vec::new();
+        let mut passed: VecDeque<Vec<ArrayRef>> = VecDeque::new();
+        let mut selected = 0;
+        while let Some(batch) = self.next_batch(&mut reader)? {
+            let rows = batch.num_rows();
+            counts.filter_rows += rows as u64;
+            let mut columns = Vec::with_capacity(self.sources.len());
+            for (i, field) in self.output.fields().iter().enumerate() {
+                let column = match first.positions[i] {
+                    Some(position) => self.cast_column(field, batch.column(position))?,
+                    None if filter_columns[i] => new_null_array(field.data_type(), rows),
+                    None => placeholder(&mut placeholders[i], field, rows, batch_size),
+                };
+                columns.push(column);
+            }
+            let options = RecordBatchOptions::new().with_row_count(Some(rows));
+            let data = RecordBatch::try_new_with_options(self.output.clone(), columns, &options)?;
+            let mask = match keep(&data)? {
+                Some(mask) if mask.null_count() > 0 => prep_null_mask_filter(&mask),
+                Some(mask) => mask,
+                None => BooleanArray::from(BooleanBuffer::new_set(rows)),
+            };
+            let passing = mask.true_count();
+            if passing > 0 {
+                let kept = (0..self.sources.len()).filter(|i| filter_columns[*i]).map(|i| data.column(i));
+                let kept = match passing == rows {
+                    true => kept.cloned().collect(),
+                    false => kept.map(|c| filter(c, &mask)).collect::<std::result::Result<Vec<_>, _>>()?,
+                };
+                passed.push_back(kept);
+            }
+            selected += passing;
+            masks.push(mask);
+        }
+        if selected == 0 {
+            return Ok(counts);
+        }
+
+        // Phase 2: the other columns, only the rows that passed.
+        let passing = RowSelection::from_filters(&masks);
+        let total = passing.row_count() + passing.skipped_row_count();
+        let rows = match selection {
+            Some(pages) => pages.and_then(&passing),
+            None => passing,
+        };
+        // The crate's default policy decodes whole runs and filters afterwards when runs are
+        // short, which is what a scattered, selective filter gives; skip the failing rows then.
+        let policy = (selected * SKIP_BELOW_DENOMINATOR < total).then_some(RowSelectionPolicy::Selectors);
+        let read = FileRead { mask: second.mask.clone(), selection: Some(rows), policy };
+        let mut reader = self.reader(fetched, row_groups, read, batch_size)?;
+        while let Some(batch) = self.next_batch(&mut reader)? {
+            let rows = batch.num_rows();
+            counts.late_rows += rows as u64;
+            let mut filtered = take_rows(&mut passed, rows)?.into_iter();
+            let mut columns = Vec::with_capacity(self.sources.len());
+            for (i, field) in self.output.fields().iter().enumerate() {
+                let column = match (filter_columns[i], second.positions[i]) {
+                    (true, _) => filtered.next().ok_or_else(|| misaligned(&self.object))?,
+                    (false, Some(position)) => self.cast_column(field, batch.column(position))?,
+                    (false, None) => new_null_array(field.data_type(), rows),
+                };
+                columns.push(column);
+            }
+            let options = RecordBatchOptions::new().with_row_count(Some(rows));
+            out(RecordBatch::try_new_with_options(self.output.clone(), columns, &options)?)?;
+        }
+        if passed.iter().any(|p| p.first().is_some_and(|c| !c.is_empty())) {
+            return Err(misaligned(&self.object));
+        }
+        Ok(counts)
+    }
+
+    /// The file columns one phase of [`Self::decode_late`] reads: the output columns whose
+    /// `filter_columns` entry is `filter`.
+    fn phase(&self, filter_columns: &[bool], filter: bool) -> Phase {
+        let file_schema = self.metadata.schema();
+        let roots_of = |wanted: bool| -> Vec<usize> {
+            let mut roots: Vec<usize> = (0..self.sources.len())
+                .filter(|i| filter_columns[*i] == wanted)
+                .filter_map(|i| find_field(file_schema, self.output.field(i).name()))
+                .collect();
+            roots.sort_unstable();
+            roots.dedup();
+            roots
+        };
+        let roots = roots_of(filter);
+        let positions = (0..self.sources.len())
+            .map(|i| {
+                let root = find_field(file_schema, self.output.field(i).name())?;
+                (filter_columns[i] == filter).then(|| roots.partition_point(|r| *r < root))
+            })
+            .collect();
+        let descr = self.metadata.metadata().file_metadata().schema_descr();
+        Phase { mask: ProjectionMask::roots(descr, roots), positions }
+    }
+
+    /// A decoder of `row_groups` over the prefetched bytes; the parquet crate's panics become
+    /// errors naming the file.
+    fn reader(
+        &self,
+        fetched: FetchedRanges,
+        row_groups: &[usize],
+        read: FileRead,
+        batch_size: usize,
+    ) -> Result<ParquetRecordBatchReader> {
         let built = catch_decoder_panic(AssertUnwindSafe(|| {
-            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(fetched, self.metadata.clone())
-                .with_projection(self.mask.clone())
+            let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(fetched, self.metadata.clone())
+                .with_projection(read.mask)
                 .with_row_groups(row_groups.to_vec())
                 .with_batch_size(batch_size.max(1));
-            match selection {
-                Some(selection) => builder.with_row_selection(selection.clone()).build(),
+            if let Some(policy) = read.policy {
+                builder = builder.with_row_selection_policy(policy);
+            }
+            match read.selection {
+                Some(selection) => builder.with_row_selection(selection).build(),
                 None => builder.build(),
             }
         }));
-        let mut reader = match built {
-            Ok(Ok(reader)) => reader,
-            Ok(Err(e)) => return Err(corrupt(e.to_string())),
-            Err(_) => return Err(corrupt("the decoder failed".into())),
-        };
-        loop {
-            let batch = match catch_decoder_panic(AssertUnwindSafe(|| reader.next())) {
-                Ok(None) => return Ok(()),
-                Ok(Some(Ok(batch))) => batch,
-                Ok(Some(Err(e))) => return Err(corrupt(e.to_string())),
-                Err(_) => return Err(corrupt("the decoder failed".into())),
-            };
-            out(self.to_declared_types(&batch)?)?;
+        match built {
+            Ok(Ok(reader)) => Ok(reader),
+            Ok(Err(e)) => Err(self.corrupt(e.to_string())),
+            Err(_) => Err(self.corrupt("the decoder failed".into())),
         }
+    }
+
+    /// The next decoded batch, with the decoder's panics caught.
+    fn next_batch(&self, reader: &mut ParquetRecordBatchReader) -> Result<Option<RecordBatch>> {
+        match catch_decoder_panic(AssertUnwindSafe(|| reader.next())) {
+            Ok(None) => Ok(None),
+            Ok(Some(Ok(batch))) => Ok(Some(batch)),
+            Ok(Some(Err(e))) => Err(self.corrupt(e.to_string())),
+            Err(_) => Err(self.corrupt("the decoder failed".into())),
+        }
+    }
+
+    fn corrupt(&self, message: String) -> EngineError {
+        self.object.data_error(format!("corrupt Parquet data: {message}"))
     }
 
     /// No data column needed (`COUNT(*)`, partition keys only): batches of row counts straight
@@ -338,27 +500,103 @@ impl ParquetFileScan {
     /// Casts a decoded batch to the declared types, with NULL columns for columns the file lacks.
     fn to_declared_types(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let rows = batch.num_rows();
-        let options = CastOptions { safe: false, ..Default::default() };
         let columns = self
             .output
             .fields()
             .iter()
             .zip(&self.sources)
-            .map(|(field, source)| -> Result<ArrayRef> {
-                let Some(i) = source else { return Ok(new_null_array(field.data_type(), rows)) };
-                let array = batch.column(*i);
-                if array.data_type() == field.data_type() {
-                    return Ok(array.clone());
-                }
-                cast_with_options(array, field.data_type(), &options).map_err(|e| EngineError::Data {
-                    file: self.object.url.clone(),
-                    row: None,
-                    column: Some(field.name().clone()),
-                    message: format!("cannot read {} as {}: {e}", array.data_type(), field.data_type()),
-                })
+            .map(|(field, source)| match source {
+                Some(i) => self.cast_column(field, batch.column(*i)),
+                None => Ok(new_null_array(field.data_type(), rows)),
             })
             .collect::<Result<Vec<_>>>()?;
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         Ok(RecordBatch::try_new_with_options(self.output.clone(), columns, &options)?)
     }
+
+    /// One decoded column in the declared type of `field`.
+    fn cast_column(&self, field: &Field, array: &ArrayRef) -> Result<ArrayRef> {
+        if array.data_type() == field.data_type() {
+            return Ok(array.clone());
+        }
+        let options = CastOptions { safe: false, ..Default::default() };
+        cast_with_options(array, field.data_type(), &options).map_err(|e| EngineError::Data {
+            file: self.object.url.clone(),
+            row: None,
+            column: Some(field.name().clone()),
+            message: format!("cannot read {} as {}: {e}", array.data_type(), field.data_type()),
+        })
+    }
+}
+
+/// Below one passing row in this many, the second phase of a late decode skips the failing rows
+/// one run at a time rather than decoding whole runs and filtering them.
+const SKIP_BELOW_DENOMINATOR: usize = 4;
+
+/// Rows each phase of a late decode decoded, for `EXPLAIN ANALYZE`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LateCounts {
+    /// Rows of the filter columns decoded (every row the page index left).
+    pub filter_rows: u64,
+    /// Rows of the other columns decoded (those that passed the filters).
+    pub late_rows: u64,
+}
+
+/// What one decoder reads: which columns, which rows, and how it skips the others.
+struct FileRead {
+    mask: ProjectionMask,
+    selection: Option<RowSelection>,
+    policy: Option<RowSelectionPolicy>,
+}
+
+/// One phase of a late decode: the file columns it reads, and for each output column its
+/// position in the decoded batch (`None`: not read in this phase, or not in the file).
+struct Phase {
+    mask: ProjectionMask,
+    positions: Vec<Option<usize>>,
+}
+
+/// A NULL column of `rows` rows standing in for a column the filters do not read: one array per
+/// column and decode, sliced per batch.
+fn placeholder(cache: &mut Option<ArrayRef>, field: &Field, rows: usize, batch_size: usize) -> ArrayRef {
+    let full = cache.get_or_insert_with(|| new_null_array(field.data_type(), batch_size.max(rows)));
+    if full.len() < rows {
+        *full = new_null_array(field.data_type(), rows);
+    }
+    full.slice(0, rows)
+}
+
+/// The next `rows` passing rows of the filter columns, from the front of `passed` (one entry per
+/// first-phase batch that had passing rows).
+fn take_rows(passed: &mut VecDeque<Vec<ArrayRef>>, rows: usize) -> Result<Vec<ArrayRef>> {
+    let mut parts: Vec<Vec<ArrayRef>> = Vec::new();
+    let mut needed = rows;
+    while needed > 0 {
+        let Some(front) = passed.front_mut() else {
+            return Err(EngineError::execution("late decode: fewer passing rows than decoded rows"));
+        };
+        let available = front.first().map_or(0, |c| c.len());
+        if available <= needed {
+            needed -= available;
+            parts.extend(passed.pop_front());
+        } else {
+            parts.push(front.iter().map(|c| c.slice(0, needed)).collect());
+            *front = front.iter().map(|c| c.slice(needed, available - needed)).collect();
+            needed = 0;
+        }
+    }
+    if parts.len() == 1 {
+        return Ok(parts.pop().unwrap_or_default());
+    }
+    let width = parts.first().map_or(0, Vec::len);
+    (0..width)
+        .map(|c| {
+            let arrays: Vec<&dyn Array> = parts.iter().map(|p| p[c].as_ref()).collect();
+            Ok(concat(&arrays)?)
+        })
+        .collect()
+}
+
+fn misaligned(object: &ObjectFile) -> EngineError {
+    object.data_error("corrupt Parquet data: the columns of a row group hold different row counts".to_string())
 }

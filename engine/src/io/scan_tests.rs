@@ -185,7 +185,7 @@ fn row_groups_become_morsels_and_every_row_is_read_once() {
     let data = f.dir.path().join("data");
     write_parquet(&data.join("big.parquet"), &batch(vec![("id", ids(1000))]), 100);
     let t = table(&data, DataFormat::Parquet, &[("id", "bigint")], &[], &[]);
-    let options = ScanOptions { min_morsel_rows: 0, prefetch_window: Some(3) };
+    let options = ScanOptions { min_morsel_rows: 0, prefetch_window: Some(3), ..ScanOptions::default() };
     let source = TableScanSource::with_options(&scan(t.clone(), vec![0], vec![], vec![]), options).unwrap();
     let (morsels, out) = run(&source, &f.ctx).unwrap();
     assert_eq!(morsels, 10);
@@ -212,7 +212,7 @@ fn statistics_prune_row_groups_and_filters_apply_exactly() {
         cmp(0, BinaryOp::GtEq, ScalarValue::Int64(Some(250))),
         cmp(0, BinaryOp::LtEq, ScalarValue::Int64(Some(259))),
     ];
-    let options = ScanOptions { min_morsel_rows: 0, prefetch_window: None };
+    let options = ScanOptions { min_morsel_rows: 0, ..ScanOptions::default() };
     let source = TableScanSource::with_options(&scan(t.clone(), vec![1], filters, vec![]), options).unwrap();
     let (morsels, out) = run(&source, &f.ctx).unwrap();
     assert_eq!(morsels, 1);
@@ -412,7 +412,7 @@ fn runtime_filters_prune_row_groups_and_drop_rows() {
     let qty: ArrayRef = Arc::new(Int64Array::from_iter_values((0..500).map(|i| i % 7)));
     write_parquet(&data.join("p.parquet"), &batch(vec![("id", ids(500)), ("qty", qty)]), 100);
     let t = table(&data, DataFormat::Parquet, &[("id", "bigint"), ("qty", "bigint")], &[], &[]);
-    let options = ScanOptions { min_morsel_rows: 0, prefetch_window: None };
+    let options = ScanOptions { min_morsel_rows: 0, ..ScanOptions::default() };
 
     // Build keys 120, 130, 350 (and a NULL): row groups 1 and 3 of 0..4 may hold them; of their
     // 200 rows, 3 pass.
@@ -513,7 +513,7 @@ fn page_index_skips_pages_of_kept_row_groups() {
     let names: ArrayRef = Arc::new(StringArray::from_iter_values((0..500).map(|i| format!("n{i:03}"))));
     write_parquet_small_pages(&data.join("p.parquet"), &batch(vec![("id", ids(500)), ("name", names)]), 100);
     let t = table(&data, DataFormat::Parquet, &[("id", "bigint"), ("name", "string")], &[], &[]);
-    let options = ScanOptions { min_morsel_rows: 0, prefetch_window: None };
+    let options = ScanOptions { min_morsel_rows: 0, ..ScanOptions::default() };
 
     // id BETWEEN 253 AND 258: row group 2 of 5, and of its 10 pages only [250, 259].
     let filters = vec![
@@ -544,4 +544,137 @@ fn page_index_skips_pages_of_kept_row_groups() {
     let source = TableScanSource::with_options(&scan(t, vec![0], vec![], vec![]), options).unwrap();
     assert_eq!(run(&source, &f.ctx).unwrap().1.num_rows(), 500);
     assert_eq!(ScanMetrics::get(&source.metrics().pages_total), 0);
+}
+
+/// A table of 3000 rows in row groups of 1000: `id` (0..3000), `qty` (`id % 10`, NULL where
+/// `id % 13 == 0`), `name` (`n<id>`, NULL where `id % 17 == 0`) and `price` (int32 in the file,
+/// declared bigint: `id * 3`).
+fn late_table(f: &Fixture) -> Table {
+    let data = f.dir.path().join("late");
+    let qty: ArrayRef = Arc::new(Int64Array::from_iter((0..3000).map(|i| (i % 13 != 0).then_some(i % 10))));
+    let names: ArrayRef = Arc::new(StringArray::from_iter((0..3000).map(|i| (i % 17 != 0).then(|| format!("n{i}")))));
+    let price: ArrayRef = Arc::new(Int32Array::from_iter_values((0..3000).map(|i| i * 3)));
+    let file = batch(vec![("id", ids(3000)), ("qty", qty), ("name", names), ("price", price)]);
+    write_parquet(&data.join("p.parquet"), &file, 1000);
+    let columns = [("id", "bigint"), ("qty", "bigint"), ("name", "string"), ("price", "bigint")];
+    table(&data, DataFormat::Parquet, &columns, &[], &[])
+}
+
+/// Runs `scan` with and without late materialisation; asserts both give the same batch and
+/// returns it with the late run's metrics.
+fn run_both_ways(f: &Fixture, scan: &TableScan, runtime: &[Arc<RuntimeFilter>]) -> (RecordBatch, Arc<ScanMetrics>) {
+    let mut results = Vec::new();
+    for late in [true, false] {
+        let options = ScanOptions { min_morsel_rows: 0, late_materialisation: late, ..ScanOptions::default() };
+        let source = TableScanSource::with_options(scan, options).unwrap().with_runtime_filters(runtime.to_vec());
+        let (_, out) = run(&source, &f.ctx).unwrap();
+        if !late {
+            assert_eq!(ScanMetrics::get(&source.metrics().rows_decoded_late), 0);
+        }
+        results.push((out, source.metrics().clone()));
+    }
+    let (eager, _) = results.pop().unwrap();
+    let (late, metrics) = results.pop().unwrap();
+    assert_eq!(late, eager);
+    (late, metrics)
+}
+
+#[test]
+fn late_materialisation_decodes_other_columns_only_for_passing_rows() {
+    let mut f = fixture();
+    // Batches much smaller than a row group: the second phase's batches span several of the
+    // first phase's.
+    f.ctx.batch_size = 64;
+    let t = late_table(&f);
+    // qty = 3 AND price >= 600, projecting name and id: the filter columns qty and price are
+    // decoded for all 3000 rows, name and id only for the rows that pass.
+    let filters =
+        vec![cmp(1, BinaryOp::Eq, ScalarValue::Int64(Some(3))), cmp(3, BinaryOp::GtEq, ScalarValue::Int64(Some(600)))];
+    let (out, m) = run_both_ways(&f, &scan(t.clone(), vec![2, 0], filters, vec![]), &[]);
+    let expected: Vec<i64> = (200..3000).filter(|i| i % 10 == 3 && i % 13 != 0).collect();
+    assert_eq!(col_i64(&out, 1), expected.iter().map(|i| Some(*i)).collect::<Vec<_>>());
+    let names: Vec<Option<String>> = out.column(0).as_string::<i32>().iter().map(|s| s.map(String::from)).collect();
+    let expected_names: Vec<Option<String>> = expected.iter().map(|i| (i % 17 != 0).then(|| format!("n{i}"))).collect();
+    assert_eq!(names, expected_names);
+    // The first row group's statistics allow price >= 600 (max 2997), so all three are read.
+    assert_eq!(ScanMetrics::get(&m.rows_decoded), 3000);
+    assert_eq!(ScanMetrics::get(&m.rows_decoded_late), expected.len() as u64);
+    assert_eq!(ScanMetrics::get(&m.rows_emitted), expected.len() as u64);
+
+    // A filter keeping most rows (qty IS NOT NULL) on a column not in the output; the NULLs of
+    // the late column come through.
+    let not_null = Expr::IsNull { expr: Box::new(Expr::Column(1)), negated: true };
+    let (out, m) = run_both_ways(&f, &scan(t.clone(), vec![2], vec![not_null], vec![]), &[]);
+    let kept = (0..3000).filter(|i| i % 13 != 0).count();
+    assert_eq!((out.num_columns(), out.num_rows()), (1, kept));
+    assert_eq!(out.column(0).null_count(), (0..3000).filter(|i| i % 13 != 0 && i % 17 == 0).count());
+    assert_eq!((ScanMetrics::get(&m.rows_decoded), ScanMetrics::get(&m.rows_decoded_late)), (3000, kept as u64));
+
+    // IS NULL keeps exactly the NULL rows; a filter no row passes decodes nothing late.
+    let is_null = Expr::IsNull { expr: Box::new(Expr::Column(1)), negated: false };
+    let (out, m) = run_both_ways(&f, &scan(t.clone(), vec![0, 1, 2], vec![is_null], vec![]), &[]);
+    let nulls: Vec<i64> = (0..3000).filter(|i| i % 13 == 0).collect();
+    assert_eq!(col_i64(&out, 0), nulls.iter().map(|i| Some(*i)).collect::<Vec<_>>());
+    assert_eq!(out.column(1).null_count(), nulls.len());
+    assert_eq!(ScanMetrics::get(&m.rows_decoded_late), nulls.len() as u64);
+    let none = cmp(1, BinaryOp::Gt, ScalarValue::Int64(Some(5)));
+    let none_either = cmp(1, BinaryOp::Lt, ScalarValue::Int64(Some(2)));
+    let (out, m) = run_both_ways(&f, &scan(t.clone(), vec![2], vec![none, none_either], vec![]), &[]);
+    assert_eq!(out.num_rows(), 0);
+    assert_eq!((ScanMetrics::get(&m.rows_decoded), ScanMetrics::get(&m.rows_decoded_late)), (3000, 0));
+
+    // Filters reading every projected column, only numbers late (skipping them costs about
+    // what decoding them does), or no filter: the one-pass decode.
+    let (out, m) = run_both_ways(
+        &f,
+        &scan(t.clone(), vec![0, 3], vec![cmp(1, BinaryOp::Eq, ScalarValue::Int64(Some(3)))], vec![]),
+        &[],
+    );
+    assert_eq!(out.num_rows(), (0..3000).filter(|i| i % 10 == 3 && i % 13 != 0).count());
+    assert_eq!((ScanMetrics::get(&m.rows_decoded), ScanMetrics::get(&m.rows_decoded_late)), (3000, 0));
+    let on_id = cmp(0, BinaryOp::Lt, ScalarValue::Int64(Some(1500)));
+    let (out, m) = run_both_ways(&f, &scan(t.clone(), vec![0], vec![on_id], vec![]), &[]);
+    assert_eq!(out.num_rows(), 1500);
+    assert_eq!((ScanMetrics::get(&m.rows_decoded), ScanMetrics::get(&m.rows_decoded_late)), (2000, 0));
+    let (out, m) = run_both_ways(&f, &scan(t, vec![2, 3], vec![], vec![]), &[]);
+    assert_eq!(out.num_rows(), 3000);
+    assert_eq!(col_i64(&out, 1)[2999], Some(8997));
+    assert_eq!(ScanMetrics::get(&m.rows_decoded_late), 0);
+}
+
+#[test]
+fn runtime_filters_and_page_selection_decide_the_late_rows() {
+    let f = fixture();
+    let t = late_table(&f);
+    // A runtime filter on qty (read: a join key is projected) is a filter column of its own:
+    // of 3000 rows, those with qty 4 pass, and only their id and name are decoded.
+    let keys: ArrayRef = Arc::new(Int64Array::from(vec![4]));
+    let (out, m) = run_both_ways(&f, &scan(t, vec![0, 2, 1], vec![], vec![]), &[published(1, keys)]);
+    let expected: Vec<Option<i64>> = (0..3000).filter(|i| i % 10 == 4 && i % 13 != 0).map(Some).collect();
+    assert_eq!(col_i64(&out, 0), expected);
+    assert_eq!((ScanMetrics::get(&m.rows_decoded), ScanMetrics::get(&m.rows_decoded_late)), (3000, 277));
+    assert_eq!(ScanMetrics::get(&m.rows_runtime_filtered), 3000 - 277);
+
+    // With the page index: id BETWEEN 253 AND 268 keeps pages [250, 259] and [260, 269] of
+    // row group 2 of 5 (qty's pages, 0 to 9 each, rule nothing out), then qty = 5 keeps 255
+    // and 265: the late name is decoded for those two.
+    let data = f.dir.path().join("pages");
+    let names: ArrayRef = Arc::new(StringArray::from_iter_values((0..500).map(|i| format!("n{i:03}"))));
+    let qty: ArrayRef = Arc::new(Int64Array::from_iter_values((0..500).map(|i| i % 10)));
+    write_parquet_small_pages(
+        &data.join("p.parquet"),
+        &batch(vec![("id", ids(500)), ("qty", qty), ("name", names)]),
+        100,
+    );
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint"), ("qty", "bigint"), ("name", "string")], &[], &[]);
+    let filters = vec![
+        cmp(0, BinaryOp::GtEq, ScalarValue::Int64(Some(253))),
+        cmp(0, BinaryOp::LtEq, ScalarValue::Int64(Some(268))),
+        cmp(1, BinaryOp::Eq, ScalarValue::Int64(Some(5))),
+    ];
+    let (out, m) = run_both_ways(&f, &scan(t, vec![2], filters, vec![]), &[]);
+    assert_eq!(out.column(0).as_string::<i32>().iter().flatten().collect::<Vec<_>>(), vec!["n255", "n265"]);
+    assert_eq!((ScanMetrics::get(&m.pages_total), ScanMetrics::get(&m.pages_pruned)), (20, 8));
+    assert_eq!((ScanMetrics::get(&m.rows_decoded), ScanMetrics::get(&m.rows_decoded_late)), (20, 2));
+    assert!(m.to_string().contains("late_rows=2"), "{m}");
 }

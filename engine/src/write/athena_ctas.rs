@@ -22,7 +22,7 @@ use tarn_catalog::{
 use crate::error::{EngineError, Result, SqlPosition};
 use crate::io::csv_dialect::CsvDialect;
 use crate::io::csv_writer::CsvWriteOptions;
-use crate::io::parquet_writer::ParquetCompression;
+use crate::io::parquet_writer::{ParquetCompression, ParquetWriteOptions};
 use crate::plan::LogicalPlan;
 use crate::session::{QueryOutput, Session};
 use crate::sql::statement::{ColumnSpec, CreateExternalTable};
@@ -46,10 +46,15 @@ pub const ACCEPTED_PROPERTIES: &[&str] = &[
     "field_delimiter",
     "target_file_size_mb",
     "overwrite",
+    "bloom_filter_columns",
 ];
 
 /// The table property recording the compression files were written with (Athena's key).
 const COMPRESSION_PROPERTY: &str = "write_compression";
+
+/// The table property recording the columns whose Parquet files carry bloom filters
+/// (comma-separated), so INSERTs keep writing them.
+const BLOOM_PROPERTY: &str = "bloom_filter_columns";
 
 /// The `WITH (...)` of a CTAS, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +68,8 @@ pub struct CtasProperties {
     pub target_file_size: u64,
     /// Tarn's opt-in to replace the files of an earlier Tarn CTAS at the location.
     pub overwrite: bool,
+    /// Columns whose Parquet row groups get bloom filters (`bloom_filter_columns = ARRAY[...]`).
+    pub bloom_filter_columns: Vec<String>,
 }
 
 impl CtasProperties {
@@ -121,6 +128,13 @@ impl CtasProperties {
             None => Vec::new(),
             Some((value, _)) => string_list("partitioned_by", value)?,
         };
+        let bloom_filter_columns = match values.get("bloom_filter_columns") {
+            None => Vec::new(),
+            Some((value, _)) => string_list("bloom_filter_columns", value)?,
+        };
+        if !bloom_filter_columns.is_empty() && format != DataFormat::Parquet {
+            return Err(EngineError::plan("bloom_filter_columns applies to Parquet tables only"));
+        }
         let overwrite = match values.get("overwrite") {
             None => false,
             Some((value, _)) => boolean_value("overwrite", value)?,
@@ -134,6 +148,7 @@ impl CtasProperties {
             partitioned_by,
             field_delimiter: text("field_delimiter")?,
             target_file_size,
+            bloom_filter_columns,
         })
     }
 
@@ -147,7 +162,13 @@ impl CtasProperties {
                     ParquetCompression::parse(self.compression.as_deref().unwrap_or("SNAPPY"), self.compression_level)?;
                 properties.insert("classification".into(), "parquet".into());
                 properties.insert(COMPRESSION_PROPERTY.into(), compression.name().into());
-                FileFormatSpec::Parquet(compression)
+                if !self.bloom_filter_columns.is_empty() {
+                    properties.insert(BLOOM_PROPERTY.into(), self.bloom_filter_columns.join(","));
+                }
+                FileFormatSpec::Parquet(ParquetWriteOptions {
+                    compression,
+                    bloom_filter_columns: self.bloom_filter_columns.clone(),
+                })
             }
             DataFormat::Csv => {
                 let gzip = match self.compression.as_deref().map(str::to_ascii_uppercase).as_deref() {
@@ -385,6 +406,7 @@ fn write_new_table(
         let keys = columns.split_off(columns.len() - partition_count);
         (columns, keys)
     };
+    check_bloom_filter_columns(&data_columns, &properties.bloom_filter_columns)?;
     let (format, serde_parameters, parameters) = properties.file_format()?;
     let table = Table {
         database: database.clone(),
@@ -545,7 +567,15 @@ fn table_format(table: &Table) -> Result<FileFormatSpec> {
     Ok(match table.storage.format {
         DataFormat::Parquet => {
             let name = table.parameters.get(COMPRESSION_PROPERTY).map(String::as_str).unwrap_or("SNAPPY");
-            FileFormatSpec::Parquet(ParquetCompression::parse(name, None)?)
+            let bloom = table.parameters.get(BLOOM_PROPERTY).map(String::as_str).unwrap_or_default();
+            let bloom_filter_columns = bloom.split(',').map(str::trim).filter(|c| !c.is_empty()).map(String::from);
+            // Columns dropped since are skipped rather than failing the INSERT.
+            let bloom_filter_columns =
+                bloom_filter_columns.filter(|c| table.storage.columns.iter().any(|d| &d.name == c)).collect();
+            FileFormatSpec::Parquet(ParquetWriteOptions {
+                compression: ParquetCompression::parse(name, None)?,
+                bloom_filter_columns,
+            })
         }
         DataFormat::Csv => {
             let dialect = CsvDialect::from_serde(&table.storage.serde_parameters)?;
@@ -563,6 +593,20 @@ fn table_format(table: &Table) -> Result<FileFormatSpec> {
             )))
         }
     })
+}
+
+/// Every `bloom_filter_columns` entry must name a data column (partition keys are not in the files).
+fn check_bloom_filter_columns(data_columns: &[tarn_catalog::Column], bloom: &[String]) -> Result<()> {
+    for column in bloom {
+        if !data_columns.iter().any(|c| &c.name == column) {
+            let names: Vec<&str> = data_columns.iter().map(|c| c.name.as_str()).collect();
+            return Err(EngineError::plan(format!(
+                "bloom_filter_columns column '{column}' is not a data column of the SELECT (columns: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The partition count if `partitioned_by` names the last columns of the SELECT in order.

@@ -344,7 +344,7 @@ fn local_spec(table: &Table, target: WriteTarget) -> WriteSpec {
     let columns = &table.storage.columns;
     WriteSpec {
         target,
-        format: FileFormatSpec::Parquet(ParquetCompression::Snappy),
+        format: FileFormatSpec::Parquet(ParquetCompression::Snappy.into()),
         file_schema: file_schema(columns),
         data_columns: (0..columns.len()).collect(),
         partition_columns: Vec::new(),

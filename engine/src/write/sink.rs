@@ -17,7 +17,7 @@ use arrow::record_batch::RecordBatch;
 use crate::error::Result;
 use crate::exec::pipeline::{downcast_local, lock, LocalSink, Sink};
 use crate::io::csv_writer::{CsvFileWriter, CsvWriteOptions};
-use crate::io::parquet_writer::{ParquetCompression, ParquetFileWriter};
+use crate::io::parquet_writer::{ParquetFileWriter, ParquetWriteOptions};
 use crate::write::partition_path::{partition_folder, partition_texts};
 use crate::write::staging::{WriteTarget, WrittenFile};
 use crate::write::upload::ObjectUpload;
@@ -29,7 +29,7 @@ const MAX_IDLE_FILES: usize = 256;
 /// The file format a write produces.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FileFormatSpec {
-    Parquet(ParquetCompression),
+    Parquet(ParquetWriteOptions),
     Csv(CsvWriteOptions),
 }
 
@@ -128,11 +128,9 @@ impl Shared {
             spec.target.io.clone(),
         );
         let writer = match &spec.format {
-            FileFormatSpec::Parquet(compression) => FormatWriter::Parquet(Box::new(ParquetFileWriter::try_new(
-                upload,
-                spec.file_schema.clone(),
-                *compression,
-            )?)),
+            FileFormatSpec::Parquet(options) => {
+                FormatWriter::Parquet(Box::new(ParquetFileWriter::try_new(upload, spec.file_schema.clone(), options)?))
+            }
             FileFormatSpec::Csv(options) => FormatWriter::Csv(Box::new(CsvFileWriter::new(upload, options))),
         };
         Ok(OpenFile { relative, partition: partition.to_vec(), writer })
@@ -263,7 +261,14 @@ impl Sink for WriteSink {
     fn describe(&self) -> String {
         let spec = &self.shared.spec;
         let format = match &spec.format {
-            FileFormatSpec::Parquet(c) => format!("parquet compression={}", c.name()),
+            FileFormatSpec::Parquet(o) if o.bloom_filter_columns.is_empty() => {
+                format!("parquet compression={}", o.compression.name())
+            }
+            FileFormatSpec::Parquet(o) => format!(
+                "parquet compression={} bloom_filter_columns=[{}]",
+                o.compression.name(),
+                o.bloom_filter_columns.join(", ")
+            ),
             FileFormatSpec::Csv(o) => format!("csv delimiter={:?}", o.delimiter as char),
         };
         let mut text = format!("Write {} {format}", spec.target.root);

@@ -241,7 +241,7 @@ fn a_failure_mid_write_leaves_nothing_visible() {
     let plan = optimize(&s, binder(&s).bind_query(&parse_query(numbers)).unwrap()).unwrap();
     let spec = WriteSpec {
         target,
-        format: FileFormatSpec::Parquet(ParquetCompression::Snappy),
+        format: FileFormatSpec::Parquet(ParquetCompression::Snappy.into()),
         file_schema: plan.schema(),
         data_columns: vec![0, 1],
         partition_columns: vec![],
@@ -263,7 +263,7 @@ fn a_failed_commit_removes_the_written_files() {
     let plan = binder(&s).bind_query(&parse_query("SELECT 1 AS a, 'x' AS b")).unwrap();
     let spec = WriteSpec {
         target: target.clone(),
-        format: FileFormatSpec::Parquet(ParquetCompression::Snappy),
+        format: FileFormatSpec::Parquet(ParquetCompression::Snappy.into()),
         file_schema: plan.schema(),
         data_columns: vec![0, 1],
         partition_columns: vec![],

@@ -47,7 +47,7 @@ pub fn unload(
     let mut target_file_size = DEFAULT_TARGET_FILE_SIZE;
     for option in options {
         match option {
-            CopyLegacyOption::Parquet => format = FileFormatSpec::Parquet(ParquetCompression::Snappy),
+            CopyLegacyOption::Parquet => format = FileFormatSpec::Parquet(ParquetCompression::Snappy.into()),
             CopyLegacyOption::Csv(csv) => {
                 let header = csv.iter().any(|o| matches!(o, CopyLegacyCsvOption::Header));
                 format = FileFormatSpec::Csv(CsvWriteOptions { delimiter: b',', gzip: false, header });
