@@ -4,6 +4,7 @@
 //! breaks column bindings is caught where it happens rather than in execution.
 
 pub mod cardinality;
+pub mod common_subexpr;
 pub mod constant_folding;
 pub mod decorrelate;
 pub mod filter_pushdown;
@@ -84,8 +85,9 @@ impl Optimizer {
     /// keys shared by every branch of an `OR` factored out so pushdown can see them as join keys;
     /// filters pushed into scans before partitions are pruned by them; semi and anti joins moved
     /// onto the input they filter; joins ordered by the sizes those filters, prunings and semi
-    /// joins leave (join keys are in the joins by then); projections
-    /// narrowed once joins and filters have settled; limits last.
+    /// joins leave (join keys are in the joins by then); repeated subexpressions computed once
+    /// (a `Project` the narrowing then trims); projections narrowed once joins and filters have
+    /// settled; limits last.
     pub fn new() -> Optimizer {
         Optimizer::with_rules(vec![
             Box::new(Decorrelation),
@@ -95,6 +97,7 @@ impl Optimizer {
             Box::new(PartitionPruning),
             Box::new(SemiJoinPushdown),
             Box::new(JoinReorder),
+            Box::new(common_subexpr::CommonSubexpressions),
             Box::new(ProjectionPushdown),
             Box::new(LimitPushdown),
         ])

@@ -132,6 +132,7 @@ fn driver_runs_enabled_rules_and_times_them() {
             "partition_pruning",
             "semi_join_pushdown",
             "join_reorder",
+            "common_subexpressions",
             "projection_pushdown",
             "limit_pushdown"
         ]
