@@ -1,28 +1,43 @@
 //! `expr [NOT] IN (list)` with SQL NULL semantics: `x IN (1, NULL)` is NULL when `x` is not
 //! found, and a NULL `x` gives NULL.
 //!
-//! A list of constants becomes a hash set of Arrow row-format keys, probed once per row; a list
-//! with expressions is a three-valued `OR` of equalities.
+//! A list of constants becomes a typed set probed straight from the array's values: native
+//! integers (ints, dates, times, timestamps, decimals) or the value bytes of strings and binaries,
+//! with the answer written as a bit-packed buffer. Only other types (floats, whose `-0.0 = 0.0`
+//! and NaN rules the Arrow kernels own, and nested types) hash Arrow row-format keys. A dictionary
+//! array is probed once per dictionary value, then gathered by its keys. A list with expressions
+//! is a three-valued `OR` of equalities.
 
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::kernels::{boolean, cmp};
+use arrow::compute::{cast, take};
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
 use hashbrown::HashSet;
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::expr::cast::cast_scalar;
 use crate::expr::{ColumnarValue, PhysicalExpr, PhysicalExprRef};
 use crate::plan::{Expr, ScalarValue};
 
-/// The constants of an `IN` list, in row format for hashing.
+/// The non-NULL constants of an `IN` list, in the form the probed array's values take.
+enum Members {
+    /// Integer-backed values (ints, dates, times, timestamps, decimals), widened to `i128`.
+    Integers(HashSet<i128>),
+    /// The value bytes of strings and binaries.
+    Bytes(HashSet<Box<[u8]>>),
+    /// Anything else, as Arrow row-format keys.
+    Rows { converter: RowConverter, keys: HashSet<Box<[u8]>> },
+}
+
+/// The constants of an `IN` list, typed for probing.
 struct LiteralSet {
-    converter: RowConverter,
-    keys: HashSet<Box<[u8]>>,
+    members: Members,
     has_null: bool,
 }
 
@@ -68,7 +83,6 @@ impl InListExpr {
 
 impl LiteralSet {
     fn try_new(data_type: &DataType, values: &[&ScalarValue]) -> Result<LiteralSet> {
-        let converter = RowConverter::new(vec![SortField::new(data_type.clone())])?;
         let mut has_null = false;
         let mut typed = Vec::with_capacity(values.len());
         for v in values {
@@ -78,30 +92,198 @@ impl LiteralSet {
                 typed.push(cast_scalar(v, data_type, false)?.to_array(1));
             }
         }
-        let mut keys = HashSet::with_capacity(typed.len());
-        for array in typed {
-            let rows = converter.convert_columns(&[array])?;
-            keys.insert(Box::<[u8]>::from(rows.row(0).as_ref()));
-        }
-        Ok(LiteralSet { converter, keys, has_null })
+        let members = if integer_backed(data_type) {
+            let mut set = HashSet::with_capacity(typed.len());
+            for array in &typed {
+                set.insert(integer_at(array, 0)?);
+            }
+            Members::Integers(set)
+        } else if byte_backed(data_type) {
+            let mut set = HashSet::with_capacity(typed.len());
+            for array in &typed {
+                let bytes = match array.data_type() {
+                    DataType::Utf8 => array.as_string::<i32>().value(0).as_bytes(),
+                    DataType::LargeUtf8 => array.as_string::<i64>().value(0).as_bytes(),
+                    DataType::Binary => array.as_binary::<i32>().value(0),
+                    _ => array.as_binary::<i64>().value(0),
+                };
+                set.insert(Box::<[u8]>::from(bytes));
+            }
+            Members::Bytes(set)
+        } else {
+            let converter = RowConverter::new(vec![SortField::new(data_type.clone())])?;
+            let mut keys = HashSet::with_capacity(typed.len());
+            for array in typed {
+                let rows = converter.convert_columns(&[array])?;
+                keys.insert(Box::<[u8]>::from(rows.row(0).as_ref()));
+            }
+            Members::Rows { converter, keys }
+        };
+        Ok(LiteralSet { members, has_null })
     }
 
+    /// `values IN (set)`: a dictionary's values are probed once each and gathered by its keys.
     fn probe(&self, values: &ArrayRef) -> Result<BooleanArray> {
-        let rows = self.converter.convert_columns(std::slice::from_ref(values))?;
-        Ok((0..values.len())
-            .map(|i| {
-                if values.is_null(i) {
-                    None
-                } else if self.keys.contains(rows.row(i).as_ref()) {
-                    Some(true)
-                } else if self.has_null {
-                    None
-                } else {
-                    Some(false)
-                }
-            })
-            .collect())
+        if let Some(dictionary) = values.as_any_dictionary_opt() {
+            let per_value = self.probe(dictionary.values())?;
+            let gathered = take(&per_value, dictionary.keys(), None)?;
+            return Ok(gathered.as_boolean().clone());
+        }
+        let len = values.len();
+        let found = match &self.members {
+            Members::Integers(set) => integers_found(values, set)?,
+            Members::Bytes(set) => bytes_found(values, set)?,
+            Members::Rows { converter, keys } => {
+                let rows = converter.convert_columns(std::slice::from_ref(values))?;
+                BooleanBuffer::collect_bool(len, |i| keys.contains(rows.row(i).as_ref()))
+            }
+        };
+        // Not found is FALSE, or NULL when the list holds a NULL; a NULL input is NULL.
+        let valid = match (values.logical_nulls(), self.has_null) {
+            (nulls, false) => nulls,
+            (None, true) => Some(NullBuffer::new(found.clone())),
+            (Some(nulls), true) => Some(NullBuffer::new(nulls.inner() & &found)),
+        };
+        Ok(BooleanArray::new(found, valid))
     }
+}
+
+/// Types whose values are integers in memory, compared exactly as integers.
+fn integer_backed(t: &DataType) -> bool {
+    t.is_integer()
+        || matches!(
+            t,
+            DataType::Date32
+                | DataType::Date64
+                | DataType::Time32(_)
+                | DataType::Time64(_)
+                | DataType::Timestamp(_, _)
+                | DataType::Decimal128(_, _)
+        )
+}
+
+fn byte_backed(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary)
+}
+
+/// Applies `$body` to the integer-backed array `$array` viewed as its primitive type `$t`
+/// (dates, times and timestamps by their underlying integers).
+macro_rules! with_integers {
+    ($array:expr, |$p:ident| $body:expr) => {{
+        use arrow::datatypes::*;
+        let array: &ArrayRef = $array;
+        match array.data_type() {
+            DataType::Int8 => {
+                let $p = array.as_primitive::<Int8Type>();
+                $body
+            }
+            DataType::Int16 => {
+                let $p = array.as_primitive::<Int16Type>();
+                $body
+            }
+            DataType::Int32 => {
+                let $p = array.as_primitive::<Int32Type>();
+                $body
+            }
+            DataType::Int64 => {
+                let $p = array.as_primitive::<Int64Type>();
+                $body
+            }
+            DataType::UInt8 => {
+                let $p = array.as_primitive::<UInt8Type>();
+                $body
+            }
+            DataType::UInt16 => {
+                let $p = array.as_primitive::<UInt16Type>();
+                $body
+            }
+            DataType::UInt32 => {
+                let $p = array.as_primitive::<UInt32Type>();
+                $body
+            }
+            DataType::UInt64 => {
+                let $p = array.as_primitive::<UInt64Type>();
+                $body
+            }
+            DataType::Decimal128(_, _) => {
+                let $p = array.as_primitive::<Decimal128Type>();
+                $body
+            }
+            DataType::Date32 | DataType::Time32(_) => {
+                let ints = cast(array, &DataType::Int32)?;
+                let $p = ints.as_primitive::<Int32Type>();
+                $body
+            }
+            DataType::Date64 | DataType::Time64(_) | DataType::Timestamp(_, _) => {
+                let ints = cast(array, &DataType::Int64)?;
+                let $p = ints.as_primitive::<Int64Type>();
+                $body
+            }
+            other => return Err(EngineError::execution(format!("IN list: {other} is not integer-backed"))),
+        }
+    }};
+}
+
+/// Row `i` of an integer-backed array, widened.
+// `as i128` is a no-op for the decimal arm of `with_integers!`, a widening for the others.
+#[allow(clippy::unnecessary_cast)]
+fn integer_at(array: &ArrayRef, i: usize) -> Result<i128> {
+    Ok(with_integers!(array, |p| p.value(i) as i128))
+}
+
+/// Which rows' values are in `set` (NULL slots: whatever their buffer holds; callers mask them).
+// `as i128` is a no-op for the decimal arm of `with_integers!`, a widening for the others.
+#[allow(clippy::unnecessary_cast)]
+fn integers_found(values: &ArrayRef, set: &HashSet<i128>) -> Result<BooleanBuffer> {
+    if set.len() <= LINEAR_LIMIT {
+        let members: Vec<i128> = set.iter().copied().collect();
+        return Ok(with_integers!(values, |p| {
+            let raw = p.values();
+            BooleanBuffer::collect_bool(raw.len(), |i| members.contains(&(raw[i] as i128)))
+        }));
+    }
+    Ok(with_integers!(values, |p| {
+        let raw = p.values();
+        BooleanBuffer::collect_bool(raw.len(), |i| set.contains(&(raw[i] as i128)))
+    }))
+}
+
+/// Lists up to this long are searched by comparing with each member: cheaper than hashing the
+/// probed value (q12's `l_shipmode IN ('MAIL', 'SHIP')`).
+const LINEAR_LIMIT: usize = 8;
+
+/// Which rows' bytes are in `set`.
+fn bytes_found(values: &ArrayRef, set: &HashSet<Box<[u8]>>) -> Result<BooleanBuffer> {
+    if set.len() <= LINEAR_LIMIT {
+        let members: Vec<&[u8]> = set.iter().map(|m| m.as_ref()).collect();
+        return bytes_matching(values, |v| members.contains(&v));
+    }
+    bytes_matching(values, |v| set.contains(v))
+}
+
+/// Which rows' bytes satisfy `member`.
+#[inline]
+fn bytes_matching(values: &ArrayRef, member: impl Fn(&[u8]) -> bool) -> Result<BooleanBuffer> {
+    let len = values.len();
+    Ok(match values.data_type() {
+        DataType::Utf8 => {
+            let a = values.as_string::<i32>();
+            BooleanBuffer::collect_bool(len, |i| member(a.value(i).as_bytes()))
+        }
+        DataType::LargeUtf8 => {
+            let a = values.as_string::<i64>();
+            BooleanBuffer::collect_bool(len, |i| member(a.value(i).as_bytes()))
+        }
+        DataType::Binary => {
+            let a = values.as_binary::<i32>();
+            BooleanBuffer::collect_bool(len, |i| member(a.value(i)))
+        }
+        DataType::LargeBinary => {
+            let a = values.as_binary::<i64>();
+            BooleanBuffer::collect_bool(len, |i| member(a.value(i)))
+        }
+        other => return Err(EngineError::execution(format!("IN list: {other} is not a string or binary type"))),
+    })
 }
 
 impl fmt::Display for InListExpr {
@@ -137,5 +319,71 @@ impl PhysicalExpr for InListExpr {
         };
         let out = if self.negated { boolean::not(&found)? } else { found };
         Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{
+        Date32Array, Decimal128Array, DictionaryArray, Float64Array, Int32Array, Int64Array, StringArray,
+    };
+    use arrow::datatypes::Int32Type;
+
+    use super::*;
+
+    fn text(s: &str) -> ScalarValue {
+        ScalarValue::Utf8(Some(s.to_string()))
+    }
+
+    fn set(data_type: &DataType, values: &[ScalarValue]) -> LiteralSet {
+        LiteralSet::try_new(data_type, &values.iter().collect::<Vec<_>>()).unwrap()
+    }
+
+    fn probe(set: &LiteralSet, array: ArrayRef) -> Vec<Option<bool>> {
+        set.probe(&array).unwrap().iter().collect()
+    }
+
+    #[test]
+    fn integers_dates_and_decimals_probe_their_native_values() {
+        let ints = set(&DataType::Int64, &[ScalarValue::Int64(Some(3)), ScalarValue::Int64(Some(-7))]);
+        let array = Arc::new(Int64Array::from(vec![Some(3), None, Some(4), Some(-7)])) as ArrayRef;
+        assert_eq!(probe(&ints, array), vec![Some(true), None, Some(false), Some(true)]);
+        // A literal of another integer type is cast to the column's type first.
+        let narrow = set(&DataType::Int32, &[ScalarValue::Int64(Some(5))]);
+        assert_eq!(probe(&narrow, Arc::new(Int32Array::from(vec![5, 6]))), vec![Some(true), Some(false)]);
+        let dates = set(&DataType::Date32, &[ScalarValue::Date32(Some(19_000))]);
+        let array = Arc::new(Date32Array::from(vec![19_000, 19_001])) as ArrayRef;
+        assert_eq!(probe(&dates, array), vec![Some(true), Some(false)]);
+        let decimal = DataType::Decimal128(15, 2);
+        let prices = set(&decimal, &[ScalarValue::Decimal128(Some(1050), 15, 2)]);
+        let array = Decimal128Array::from(vec![Some(1050), Some(105), None]).with_data_type(decimal);
+        assert_eq!(probe(&prices, Arc::new(array)), vec![Some(true), Some(false), None]);
+    }
+
+    #[test]
+    fn strings_probe_their_bytes_and_a_null_in_the_list_makes_misses_null() {
+        let modes = set(&DataType::Utf8, &[text("AIR"), text("AIR REG")]);
+        let array = Arc::new(StringArray::from(vec![Some("AIR"), Some("AIR REG"), Some("AI"), None, Some("")]));
+        assert_eq!(probe(&modes, array), vec![Some(true), Some(true), Some(false), None, Some(false)]);
+        let with_null = set(&DataType::Utf8, &[text("a"), ScalarValue::Utf8(None)]);
+        let array = Arc::new(StringArray::from(vec![Some("a"), Some("b"), None]));
+        assert_eq!(probe(&with_null, array), vec![Some(true), None, None]);
+        let only_null = set(&DataType::Int64, &[ScalarValue::Int64(None)]);
+        assert_eq!(probe(&only_null, Arc::new(Int64Array::from(vec![1]))), vec![None]);
+    }
+
+    #[test]
+    fn dictionaries_probe_each_value_once_then_gather_by_key() {
+        let modes = set(&DataType::Utf8, &[text("SHIP")]);
+        let dictionary: DictionaryArray<Int32Type> =
+            vec![Some("SHIP"), Some("MAIL"), None, Some("SHIP")].into_iter().collect();
+        assert_eq!(probe(&modes, Arc::new(dictionary)), vec![Some(true), Some(false), None, Some(true)]);
+    }
+
+    #[test]
+    fn other_types_keep_the_row_format_path() {
+        let floats = set(&DataType::Float64, &[ScalarValue::Float64(Some(0.5))]);
+        let array = Arc::new(Float64Array::from(vec![Some(0.5), Some(1.5), None])) as ArrayRef;
+        assert_eq!(probe(&floats, array), vec![Some(true), Some(false), None]);
     }
 }
