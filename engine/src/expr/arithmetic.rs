@@ -157,15 +157,15 @@ impl<'a> Operand<'a> {
         }
     }
 
-    /// The largest magnitude among the values (NULL slots' placeholders included: at worst they
-    /// cost the proof).
+    /// An upper bound (within 2x) of the largest magnitude among the values (NULL slots'
+    /// placeholders included: at worst they cost the proof).
     fn max_magnitude(self) -> u128 {
         match self {
             Operand::Constant(v) => v.unsigned_abs(),
-            Operand::Column(values) => {
-                let (lo, hi) = values.iter().fold((0i128, 0i128), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-                lo.unsigned_abs().max(hi.unsigned_abs())
-            }
+            // The OR of the magnitudes bounds the largest one (each value's bits are among its
+            // bits) within a factor of 2, and is branch-free, so it vectorises where a min/max
+            // fold over i128 does not.
+            Operand::Column(values) => values.iter().fold(0u128, |acc, v| acc | v.unsigned_abs()),
         }
     }
 
@@ -510,17 +510,17 @@ mod tests {
         // `1 - discount`: the constant's own magnitude, aligned to scale 2, plus the values'.
         let discount = [4_i128, 10, 0];
         let sides = [(Operand::Constant(1), 100), (Operand::Column(&discount), 1)];
-        assert_eq!(proven_bound(BinaryOp::Minus, sides, 16), Some(100 + 10));
+        assert_eq!(proven_bound(BinaryOp::Minus, sides, 16), Some(100 + (4 | 10)));
         // Declared 31 + 16 digits (q01's charge) cannot prove 38; the values can.
         let (price, factor) = ([1_234_567_i128, -9_999_999], [95_i128, 107]);
         let sides = [(Operand::Column(&price), 1), (Operand::Column(&factor), 1)];
-        assert_eq!(proven_bound(BinaryOp::Multiply, sides, 38), Some(9_999_999 * 107));
+        assert_eq!(proven_bound(BinaryOp::Multiply, sides, 38), Some((1_234_567 | 9_999_999) * (95 | 107)));
         // Nor can they when a value is too large: the flagged, validated path runs.
         let big = [10i128.pow(20), 1];
         let sides = [(Operand::Column(&big), 1), (Operand::Column(&big), 1)];
         assert_eq!(proven_bound(BinaryOp::Multiply, sides, 38), None);
         let sides = [(Operand::Column(&big), 1), (Operand::Column(&big), 1)];
-        assert_eq!(proven_bound(BinaryOp::Plus, sides, 21), Some(2 * 10u128.pow(20)));
+        assert_eq!(proven_bound(BinaryOp::Plus, sides, 21), Some(2 * (10u128.pow(20) | 1)));
         assert_eq!(proven_bound(BinaryOp::Plus, sides, 20), None);
         // A declared precision is not trusted: a DECIMAL(5,0) column holding a wider value (a
         // corrupt file) is not proven by `5 + 5 <= 38`.
