@@ -211,14 +211,8 @@ impl ParquetFileScan {
         row_group: usize,
         declared: &Field,
     ) -> Option<ColumnStatistics> {
-        let file_schema = self.metadata.schema();
-        let root = find_field(file_schema, declared.name())?;
         let parquet = self.metadata.metadata();
-        let descr = parquet.file_metadata().schema_descr();
-        let converter = StatisticsConverter::try_new(file_schema.field(root).name(), file_schema, descr)
-            .ok()?
-            .with_missing_null_counts_as_zero(false)
-            .with_column_orders(parquet.file_metadata().column_orders().map(|v| v.as_slice()));
+        let converter = self.statistics_converter(declared)?;
         let groups = [row_group];
         let mins = converter.data_page_mins(index, groups.iter()).ok()?;
         let maxes = converter.data_page_maxes(index, groups.iter()).ok()?;
@@ -230,16 +224,25 @@ impl ParquetFileScan {
         })
     }
 
-    /// Statistics of a declared column over all row groups, in its declared type, when usable.
-    fn column_statistics(&self, declared: &Field) -> Option<ColumnStatistics> {
+    /// The reader of a declared column's footer and page-index statistics: the file's column
+    /// of that name (as [`find_field`] matches it), NULL counts only when the file wrote them.
+    fn statistics_converter(&self, declared: &Field) -> Option<StatisticsConverter<'_>> {
         let file_schema = self.metadata.schema();
         let root = find_field(file_schema, declared.name())?;
         let parquet = self.metadata.metadata();
         let descr = parquet.file_metadata().schema_descr();
-        let converter = StatisticsConverter::try_new(file_schema.field(root).name(), file_schema, descr)
-            .ok()?
-            .with_missing_null_counts_as_zero(false)
-            .with_column_orders(parquet.file_metadata().column_orders().map(|v| v.as_slice()));
+        Some(
+            StatisticsConverter::try_new(file_schema.field(root).name(), file_schema, descr)
+                .ok()?
+                .with_missing_null_counts_as_zero(false)
+                .with_column_orders(parquet.file_metadata().column_orders().map(|v| v.as_slice())),
+        )
+    }
+
+    /// Statistics of a declared column over all row groups, in its declared type, when usable.
+    fn column_statistics(&self, declared: &Field) -> Option<ColumnStatistics> {
+        let parquet = self.metadata.metadata();
+        let converter = self.statistics_converter(declared)?;
         let groups = parquet.row_groups();
         let mins = converter.row_group_mins(groups).ok()?;
         let maxes = converter.row_group_maxes(groups).ok()?;
