@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
@@ -299,19 +299,18 @@ impl PhysicalPlanner<'_> {
         let right_schema = right.schema();
         let mut filters = Vec::new();
         for (key, (l, r)) in on.iter().enumerate() {
-            let Expr::Column(column) = l else { continue };
-            let Some((scan, table_column)) = scan_column(left, *column) else { continue };
-            let build_type = r.data_type(&right_schema);
-            let probe_type = scan.table_schema.field(table_column).data_type();
-            // Floats are left out: `-0.0 = 0.0` and NaN make a range test disagree with equality.
-            if probe_type != &build_type || probe_type.is_floating() {
-                continue;
+            if let Some((scan, table_column)) = filter_target(left, l, &r.data_type(&right_schema)) {
+                filters.push((key, self.register_filter(scan, table_column)));
             }
-            let filter = Arc::new(RuntimeFilter::new(table_column));
-            self.runtime_filters.push((scan as *const TableScan, filter.clone()));
-            filters.push((key, filter));
         }
         filters
+    }
+
+    /// A new runtime filter on `table_column` of `scan`, registered for that scan.
+    fn register_filter(&mut self, scan: &TableScan, table_column: usize) -> Arc<RuntimeFilter> {
+        let filter = Arc::new(RuntimeFilter::new(table_column));
+        self.runtime_filters.push((scan as *const TableScan, filter.clone()));
+        filter
     }
 
     /// The sideways filters of a join whose left input is much smaller than its right input:
@@ -335,14 +334,9 @@ impl PhysicalPlanner<'_> {
         let left_schema = left.schema();
         let mut targets = Vec::new();
         for (key, (l, r)) in on.iter().enumerate() {
-            let Expr::Column(column) = r else { continue };
-            let Some((scan, table_column)) = scan_column(right, *column) else { continue };
-            let scan_type = scan.table_schema.field(table_column).data_type();
-            // Floats are left out: `-0.0 = 0.0` and NaN make a range test disagree with equality.
-            if scan_type != &l.data_type(&left_schema) || scan_type.is_floating() {
-                continue;
+            if let Some((scan, table_column)) = filter_target(right, r, &l.data_type(&left_schema)) {
+                targets.push((key, scan, table_column));
             }
-            targets.push((key, scan, table_column));
         }
         if targets.is_empty() {
             return Vec::new();
@@ -354,13 +348,7 @@ impl PhysicalPlanner<'_> {
         if estimate(left).rows * SIDEWAYS_RATIO > right_rows {
             return Vec::new();
         }
-        let mut filters = Vec::new();
-        for (key, scan, table_column) in targets {
-            let filter = Arc::new(RuntimeFilter::new(table_column));
-            self.runtime_filters.push((scan as *const TableScan, filter.clone()));
-            filters.push((key, filter));
-        }
-        filters
+        targets.into_iter().map(|(key, scan, table_column)| (key, self.register_filter(scan, table_column))).collect()
     }
 
     /// The source of one scan, with the runtime filters joins above it registered for it.
@@ -413,6 +401,17 @@ impl PhysicalPlanner<'_> {
     fn exprs(&self, exprs: &[Expr], input: &Schema) -> Result<Vec<PhysicalExprRef>> {
         exprs.iter().map(|e| self.expr(e, input)).collect()
     }
+}
+
+/// The scan column a runtime filter on join key `key` (an expression over `side`) would
+/// restrict: `key` is a bare column coming unchanged from a scan column (see [`scan_column`])
+/// whose type equals `other_type`, the other side's key type. Floats are left out: `-0.0 = 0.0`
+/// and NaN make a range test disagree with equality.
+fn filter_target<'p>(side: &'p LogicalPlan, key: &Expr, other_type: &DataType) -> Option<(&'p TableScan, usize)> {
+    let Expr::Column(column) = key else { return None };
+    let (scan, table_column) = scan_column(side, *column)?;
+    let scan_type = scan.table_schema.field(table_column).data_type();
+    (scan_type == other_type && !scan_type.is_floating()).then_some((scan, table_column))
 }
 
 /// The table scan column that column `column` of `plan`'s output comes from unchanged, such
@@ -469,7 +468,7 @@ fn with_operator(mut pipelines: Vec<Pipeline>, operator: Arc<dyn Operator>) -> V
 
 #[cfg(test)]
 mod tests {
-    use arrow::datatypes::{DataType, Field};
+    use arrow::datatypes::Field;
 
     use super::*;
     use crate::exec::testing::{builtin_context, context, on_pool, rows, sorted_rows};
