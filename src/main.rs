@@ -79,6 +79,7 @@ enum Input {
 }
 
 fn main() -> ExitCode {
+    tarn_engine::process::disable_transparent_huge_pages();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches).and_then(Cli::validated) {
         Ok(cli) => cli,

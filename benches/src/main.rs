@@ -185,6 +185,7 @@ struct WorkerArgs {
 }
 
 fn main() -> Result<()> {
+    tarn_engine::process::disable_transparent_huge_pages();
     match Cli::parse().command {
         Commands::Tpch(args) => {
             let options = run_options(&args.common)?;

@@ -7,6 +7,7 @@ pub mod expr;
 pub mod io;
 pub mod optimizer;
 pub mod plan;
+pub mod process;
 pub mod session;
 pub mod sql;
 pub mod write;
