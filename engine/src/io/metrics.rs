@@ -47,6 +47,9 @@ pub struct ScanMetrics {
     pub rows_decoded_late: AtomicU64,
     /// Rows the scan emitted, after its filters.
     pub rows_emitted: AtomicU64,
+    /// Decoded rows dropped by a pushed filter evaluated once per Parquet dictionary value
+    /// (also counted in `rows_decoded`).
+    pub rows_dictionary_filtered: AtomicU64,
 }
 
 impl ScanMetrics {
@@ -95,6 +98,10 @@ impl fmt::Display for ScanMetrics {
         let bloom = Self::get(&self.row_groups_pruned_bloom);
         if bloom > 0 {
             write!(f, " bloom_pruned_row_groups={bloom}")?;
+        }
+        let dictionary = Self::get(&self.rows_dictionary_filtered);
+        if dictionary > 0 {
+            write!(f, " dictionary_filtered_rows={dictionary}")?;
         }
         let runtime = Self::get(&self.runtime_filters);
         if runtime > 0 {

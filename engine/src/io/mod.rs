@@ -9,6 +9,7 @@ pub mod bloom;
 pub mod csv_dialect;
 pub mod csv_scan;
 pub mod csv_writer;
+pub mod dictionary_filter;
 pub mod fetched_ranges;
 pub mod listing;
 pub mod metrics;

@@ -6,6 +6,9 @@
 //! The decoder reads the file's Parquet types without the embedded Arrow schema, so strings
 //! arrive as `Utf8` even from writers that hint `Utf8View`, and every column is then cast once
 //! to its declared type (int32 read as bigint, millisecond or INT96 timestamps as microseconds).
+//! The exception: string columns a pushed conjunct alone reads, in files where every page of
+//! them is dictionary-encoded, are decoded as dictionaries, filtered per dictionary value, and
+//! only the passing rows cast to `Utf8` (see [`crate::io::dictionary_filter`]).
 //!
 //! Untrusted input: the parquet crate can panic on some malformed files. Decoding runs under
 //! [`catch_decoder_panic`], and a panic becomes a `Data` error naming the file instead of taking
@@ -29,9 +32,11 @@ use parquet::arrow::arrow_reader::{
     RowSelectionPolicy, RowSelector,
 };
 use parquet::arrow::ProjectionMask;
-use parquet::file::metadata::ParquetMetaData;
+use parquet::basic::Encoding;
+use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
 
 use crate::error::{EngineError, Result};
+use crate::io::dictionary_filter::{dictionary_type, expand_mask, DictionaryFilter, DictionaryMasks};
 use crate::io::fetched_ranges::FetchedRanges;
 use crate::io::object_reader::ObjectFile;
 use crate::io::pruning::{statistics_in_declared_type, ColumnStatistics, RowGroupPruner};
@@ -83,6 +88,36 @@ pub struct ParquetFileScan {
     sources: Vec<Option<usize>>,
     /// The needed data columns in declared types.
     output: SchemaRef,
+    /// Dictionary filtering of this file, when some pushed conjunct qualifies.
+    dictionary: Option<DictionaryRead>,
+}
+
+/// How a file's string filter columns are read as dictionaries (see [`crate::io::dictionary_filter`]).
+#[derive(Debug)]
+struct DictionaryRead {
+    /// The footer with a schema that reads `columns` as `Dictionary(Int32, Utf8)`.
+    metadata: ArrowReaderMetadata,
+    /// Output columns read as dictionaries, ascending.
+    columns: Vec<usize>,
+    /// Positions of the pushed conjuncts evaluated per dictionary value, ascending.
+    conjuncts: Vec<usize>,
+    filter: Arc<DictionaryFilter>,
+}
+
+/// Whether every data page of a column chunk is dictionary-encoded (read from the footer's page
+/// encoding statistics; without them the chunk may fall back to plain pages part-way, and the
+/// decoder would then build a dictionary by hashing every value).
+fn fully_dictionary_encoded(chunk: &ColumnChunkMetaData) -> bool {
+    let dictionary = |e: Encoding| matches!(e, Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY);
+    chunk.dictionary_page_offset().is_some()
+        && match (chunk.page_encoding_stats_mask(), chunk.page_encoding_stats()) {
+            (Some(mask), _) => mask.is_only(Encoding::PLAIN_DICTIONARY) || mask.is_only(Encoding::RLE_DICTIONARY),
+            (None, Some(stats)) => stats
+                .iter()
+                .filter(|s| !matches!(s.page_type, parquet::basic::PageType::DICTIONARY_PAGE))
+                .all(|s| dictionary(s.encoding)),
+            (None, None) => false,
+        }
 }
 
 /// The position of the field named `name` in `schema`: an exact match, else the first match
@@ -126,7 +161,52 @@ impl ParquetFileScan {
             .filter(|leaf| roots.binary_search(&descr.get_column_root_idx(*leaf)).is_ok())
             .collect();
         let mask = ProjectionMask::leaves(descr, leaves.iter().copied());
-        Ok(ParquetFileScan { object, metadata, mask, leaves, sources, output })
+        Ok(ParquetFileScan { object, metadata, mask, leaves, sources, output, dictionary: None })
+    }
+
+    /// Reads the string columns `filter` evaluates per dictionary value as dictionaries, where
+    /// this file stores them as `Utf8` and every data page of every row group is
+    /// dictionary-encoded; the other columns (and files) keep the plain path.
+    pub fn with_dictionary_filter(mut self, filter: &Arc<DictionaryFilter>) -> ParquetFileScan {
+        let file_schema = self.metadata.schema().clone();
+        let parquet = self.metadata.metadata().clone();
+        let descr = parquet.file_metadata().schema_descr();
+        let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut columns = Vec::new();
+        for column in filter.columns() {
+            let Some(root) = self.output.fields().get(column).and_then(|f| find_field(&file_schema, f.name())) else {
+                continue;
+            };
+            let leaves: Vec<usize> =
+                (0..descr.num_columns()).filter(|leaf| descr.get_column_root_idx(*leaf) == root).collect();
+            let [leaf] = leaves[..] else { continue };
+            let encoded = parquet.row_groups().iter().all(|rg| fully_dictionary_encoded(rg.column(leaf)));
+            if fields[root].data_type() == &arrow::datatypes::DataType::Utf8 && encoded {
+                fields[root] = fields[root].clone().with_data_type(dictionary_type());
+                columns.push(column);
+            }
+        }
+        if columns.is_empty() {
+            return self;
+        }
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+        if let Ok(metadata) = ArrowReaderMetadata::try_new(parquet, options) {
+            let conjuncts = filter.over(&columns).map(|p| p.conjunct).collect();
+            self.dictionary = Some(DictionaryRead { metadata, columns, conjuncts, filter: filter.clone() });
+        }
+        self
+    }
+
+    /// The pushed conjuncts this file's decoders already apply per dictionary value (positions
+    /// among the scan's filters): the caller must not evaluate them again.
+    pub fn dictionary_conjuncts(&self) -> &[usize] {
+        self.dictionary.as_ref().map_or(&[], |d| d.conjuncts.as_slice())
+    }
+
+    /// The dictionary masks of one decode, when this file reads columns as dictionaries.
+    fn dictionary_masks(&self) -> Option<DictionaryMasks<'_>> {
+        let read = self.dictionary.as_ref()?;
+        Some(DictionaryMasks::new(&read.filter, &read.columns)).filter(|m| !m.is_empty())
     }
 
     pub fn object(&self) -> &Arc<ObjectFile> {
@@ -283,7 +363,9 @@ impl ParquetFileScan {
         Ok(ranges)
     }
 
-    /// Decodes `row_groups` from their prefetched column chunks into batches of the output schema.
+    /// Decodes `row_groups` from their prefetched column chunks into batches of the output
+    /// schema. Returns the rows decoded but dropped by dictionary filtering (see
+    /// [`Self::dictionary_conjuncts`]): `out` sees only the rows that passed those conjuncts.
     pub fn decode(
         &self,
         row_groups: &[usize],
@@ -291,16 +373,32 @@ impl ParquetFileScan {
         fetched: FetchedRanges,
         batch_size: usize,
         out: &mut dyn FnMut(RecordBatch) -> Result<()>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         if self.leaves.is_empty() {
-            return self.emit_row_counts(row_groups, batch_size, out);
+            self.emit_row_counts(row_groups, batch_size, out)?;
+            return Ok(0);
         }
         let read = FileRead { mask: self.mask.clone(), selection: selection.cloned(), policy: None };
         let mut reader = self.reader(fetched, row_groups, read, batch_size)?;
-        while let Some(batch) = self.next_batch(&mut reader)? {
+        let mut masks = self.dictionary_masks();
+        let mut dropped = 0;
+        while let Some(mut batch) = self.next_batch(&mut reader)? {
+            if let Some(masks) = masks.as_mut() {
+                let position = |column: usize| self.sources.get(column).copied().flatten();
+                if let Some(mask) = masks.mask(&batch, &position)? {
+                    let passing = mask.true_count();
+                    dropped += (batch.num_rows() - passing) as u64;
+                    if passing == 0 {
+                        continue;
+                    }
+                    if passing < batch.num_rows() {
+                        batch = arrow::compute::filter_record_batch(&batch, &mask)?;
+                    }
+                }
+            }
             out(self.to_declared_types(&batch)?)?;
         }
-        Ok(())
+        Ok(dropped)
     }
 
     /// Whether [`Self::decode_late`] can split this file's columns at `filter_columns` (per
@@ -317,6 +415,9 @@ impl ParquetFileScan {
     /// and emits whole batches of the output schema holding just the passing rows. `keep` sees
     /// batches of the output schema in which the other columns are NULL placeholders; its mask
     /// (`None`: every row passes; NULL: the row fails) is final, so `out` must not filter again.
+    ///
+    /// With dictionary filtering the first phase applies [`Self::dictionary_conjuncts`] itself:
+    /// `keep` sees only the rows that passed them and must not evaluate them again.
     ///
     /// The second phase skips the rows that failed instead of decoding them (a page no passing
     /// row falls in is not even decompressed), which is where a selective filter saves most of
@@ -344,9 +445,33 @@ impl ParquetFileScan {
         let mut masks: Vec<BooleanArray> = Vec::new();
         let mut passed: VecDeque<Vec<ArrayRef>> = VecDeque::new();
         let mut selected = 0;
+        let mut dictionary = self.dictionary_masks();
         while let Some(batch) = self.next_batch(&mut reader)? {
+            counts.filter_rows += batch.num_rows() as u64;
+            // Dictionary filtering first: only its passing rows are cast and shown to `keep`,
+            // and `keep`'s verdicts are spread back over the decoded rows.
+            let mut outer: Option<BooleanArray> = None;
+            let batch = match dictionary.as_mut() {
+                Some(dictionary) => {
+                    let position = |column: usize| first.positions.get(column).copied().flatten();
+                    match dictionary.mask(&batch, &position)? {
+                        Some(mask) if mask.true_count() == 0 => {
+                            counts.dictionary_filtered += mask.len() as u64;
+                            masks.push(mask);
+                            continue;
+                        }
+                        Some(mask) if mask.true_count() < mask.len() => {
+                            counts.dictionary_filtered += (mask.len() - mask.true_count()) as u64;
+                            let kept = arrow::compute::filter_record_batch(&batch, &mask)?;
+                            outer = Some(mask);
+                            kept
+                        }
+                        _ => batch,
+                    }
+                }
+                None => batch,
+            };
             let rows = batch.num_rows();
-            counts.filter_rows += rows as u64;
             let mut columns = Vec::with_capacity(self.sources.len());
             for (i, field) in self.output.fields().iter().enumerate() {
                 let column = match first.positions[i] {
@@ -373,7 +498,10 @@ impl ParquetFileScan {
                 passed.push_back(kept);
             }
             selected += passing;
-            masks.push(mask);
+            masks.push(match &outer {
+                Some(outer) => expand_mask(outer, &mask),
+                None => mask,
+            });
         }
         if selected == 0 {
             return Ok(counts);
@@ -447,7 +575,8 @@ impl ParquetFileScan {
         batch_size: usize,
     ) -> Result<ParquetRecordBatchReader> {
         let built = catch_decoder_panic(AssertUnwindSafe(|| {
-            let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(fetched, self.metadata.clone())
+            let metadata = self.dictionary.as_ref().map_or(&self.metadata, |d| &d.metadata);
+            let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(fetched, metadata.clone())
                 .with_projection(read.mask)
                 .with_row_groups(row_groups.to_vec())
                 .with_batch_size(batch_size.max(1));
@@ -543,6 +672,8 @@ pub struct LateCounts {
     pub filter_rows: u64,
     /// Rows of the other columns decoded (those that passed the filters).
     pub late_rows: u64,
+    /// Rows of the filter columns dropped by dictionary filtering (counted in `filter_rows` too).
+    pub dictionary_filtered: u64,
 }
 
 /// What one decoder reads: which columns, which rows, and how it skips the others.

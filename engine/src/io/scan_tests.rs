@@ -678,3 +678,112 @@ fn runtime_filters_and_page_selection_decide_the_late_rows() {
     assert_eq!((ScanMetrics::get(&m.rows_decoded), ScanMetrics::get(&m.rows_decoded_late)), (20, 2));
     assert!(m.to_string().contains("late_rows=2"), "{m}");
 }
+
+/// Rows of the dictionary tests: `mode` cycles through four values, NULL where `id % 7 == 0`;
+/// `note` is a late string column.
+fn modes(ids: std::ops::Range<i64>, distinct_after: Option<i64>) -> RecordBatch {
+    const MODES: [&str; 4] = ["AIR", "MAIL", "SHIP", "RAIL"];
+    let mode = StringArray::from_iter(ids.clone().map(|i| match (i % 7, distinct_after) {
+        (0, _) => None,
+        (_, Some(after)) if i >= after => Some(format!("M{i}")),
+        _ => Some(MODES[(i % 4) as usize].to_string()),
+    }));
+    let note = StringArray::from_iter_values(ids.clone().map(|i| format!("note {i}")));
+    let id: ArrayRef = Arc::new(Int64Array::from_iter_values(ids));
+    batch(vec![("id", id), ("mode", Arc::new(mode)), ("note", Arc::new(note))])
+}
+
+fn write_with(path: &Path, batch: &RecordBatch, props: WriterProperties) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut writer = ArrowWriter::try_new(fs::File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// Whether every data page of `mode` in `path` is dictionary-encoded, read from its footer.
+fn mode_fully_dictionary_encoded(path: &Path) -> bool {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(fs::File::open(path).unwrap()).unwrap();
+    let metadata = reader.metadata();
+    metadata.row_groups().iter().all(|rg| {
+        let chunk = rg.column(1);
+        let mask = chunk.page_encoding_stats_mask().unwrap();
+        mask.is_only(parquet::basic::Encoding::RLE_DICTIONARY)
+            || mask.is_only(parquet::basic::Encoding::PLAIN_DICTIONARY)
+    })
+}
+
+#[test]
+fn dictionary_filtering_matches_row_filtering_on_every_chunk_kind() {
+    use parquet::schema::types::ColumnPath;
+    let mut f = fixture();
+    f.ctx.batch_size = 100;
+    let data = f.dir.path().join("dict");
+    let mode = ColumnPath::from("mode");
+    // a: fully dictionary-encoded (two row groups); b: plain; c: falls back from dictionary to
+    // plain pages part-way through its chunk.
+    let a = data.join("a.parquet");
+    write_with(&a, &modes(0..1000, None), WriterProperties::builder().set_max_row_group_row_count(Some(500)).build());
+    let b = data.join("b.parquet");
+    let plain = WriterProperties::builder().set_column_dictionary_enabled(mode.clone(), false).build();
+    write_with(&b, &modes(1000..2000, None), plain);
+    let c = data.join("c.parquet");
+    let mixed = WriterProperties::builder()
+        .set_dictionary_page_size_limit(256)
+        .set_write_batch_size(50)
+        .set_data_page_row_count_limit(50)
+        .build();
+    write_with(&c, &modes(2000..3000, Some(2500)), mixed);
+    assert!(mode_fully_dictionary_encoded(&a));
+    assert!(!mode_fully_dictionary_encoded(&b) && !mode_fully_dictionary_encoded(&c));
+    let t = table(&data, DataFormat::Parquet, &[("id", "bigint"), ("mode", "string"), ("note", "string")], &[], &[]);
+
+    let text = |s: &str| Expr::Literal(ScalarValue::Utf8(Some(s.to_string())));
+    let in_list =
+        Expr::InList { expr: Box::new(Expr::Column(1)), list: vec![text("MAIL"), text("SHIP")], negated: false };
+    let is_null = Expr::IsNull { expr: Box::new(Expr::Column(1)), negated: false };
+    let nothing = Expr::binary(Expr::Column(1), BinaryOp::Eq, text("BOAT"));
+    let everything = Expr::Like {
+        expr: Box::new(Expr::Column(1)),
+        pattern: Box::new(text("%")),
+        negated: false,
+        case_insensitive: false,
+    };
+    let not_air = Expr::binary(Expr::Column(1), BinaryOp::NotEq, text("AIR"));
+    let few_ids = cmp(0, BinaryOp::Lt, ScalarValue::Int64(Some(2700)));
+    // (filters, projection, rows dropped by the dictionary in file a)
+    let a_rows = |keep: &dyn Fn(i64) -> bool| (0..1000).filter(|i| !keep(*i)).count() as u64;
+    let cases: Vec<(Vec<Expr>, Vec<usize>, u64)> = vec![
+        (vec![in_list], vec![0, 2], a_rows(&|i| i % 7 != 0 && matches!(i % 4, 1 | 2))),
+        (vec![is_null], vec![0, 1], a_rows(&|i| i % 7 == 0)),
+        (vec![nothing], vec![2], 1000),
+        (vec![everything], vec![1, 2], a_rows(&|i| i % 7 != 0)),
+        (vec![not_air, few_ids], vec![1, 2, 0], a_rows(&|i| i % 7 != 0 && i % 4 != 0)),
+    ];
+    for (filters, projection, dropped) in cases {
+        let plan = scan(t.clone(), projection, filters.clone(), vec![]);
+        let mut results = Vec::new();
+        for (late, dictionary) in [(true, true), (false, true), (true, false), (false, false)] {
+            let options = ScanOptions {
+                min_morsel_rows: 0,
+                late_materialisation: late,
+                dictionary_filtering: dictionary,
+                ..ScanOptions::default()
+            };
+            let source = TableScanSource::with_options(&plan, options).unwrap();
+            let (_, out) = run(&source, &f.ctx).unwrap();
+            let m = source.metrics();
+            let expected = if dictionary { dropped } else { 0 };
+            assert_eq!(ScanMetrics::get(&m.rows_dictionary_filtered), expected, "{filters:?} late={late}");
+            results.push((out, ScanMetrics::get(&m.rows_decoded)));
+        }
+        // Same rows and the same rows decoded (the page index skips c's pages of distinct
+        // values for some filters) with and without the dictionary.
+        let (reference, decoded) = results.pop().unwrap();
+        for (out, rows_decoded) in results {
+            assert_eq!(out, reference, "{filters:?}");
+            assert_eq!(rows_decoded, decoded, "{filters:?}");
+        }
+        assert_eq!(reference.schema(), plan.schema);
+    }
+}

@@ -23,6 +23,7 @@ use crate::expr::{ColumnarValue, PhysicalExprRef};
 use crate::io::bloom::{self, BloomProbes};
 use crate::io::csv_dialect::CsvDialect;
 use crate::io::csv_scan::CsvDecoder;
+use crate::io::dictionary_filter::DictionaryFilter;
 use crate::io::fetched_ranges::FetchedRanges;
 use crate::io::listing::{list_table_files, ScanFile};
 use crate::io::metrics::{ScanBudget, ScanMetrics};
@@ -49,11 +50,20 @@ pub struct ScanOptions {
     /// columns only for the rows that pass (late materialisation). Off: every column is decoded
     /// for every row and filtered afterwards (tests compare the two).
     pub late_materialisation: bool,
+    /// Parquet string columns a pushed conjunct alone reads are decoded as dictionaries and
+    /// the conjunct evaluated once per distinct value (see `dictionary_filter`). Off: decoded
+    /// as strings and evaluated per row (tests compare the two).
+    pub dictionary_filtering: bool,
 }
 
 impl Default for ScanOptions {
     fn default() -> ScanOptions {
-        ScanOptions { min_morsel_rows: 65_536, prefetch_window: None, late_materialisation: true }
+        ScanOptions {
+            min_morsel_rows: 65_536,
+            prefetch_window: None,
+            late_materialisation: true,
+            dictionary_filtering: true,
+        }
     }
 }
 
@@ -261,7 +271,16 @@ impl Source for TableScanSource {
             .map(|f| create_physical_expr(f, &self.read_schema, &ctx.functions))
             .collect::<Result<Vec<_>>>()?;
         let morsels = match &self.format {
-            FormatReader::Parquet => self.plan_parquet(ctx, &files, &runtime.pruner)?,
+            FormatReader::Parquet => {
+                let dictionary = match self.options.dictionary_filtering {
+                    true => {
+                        let data_columns = self.read_columns.iter().filter(|&&c| c < self.data_fields.len()).count();
+                        DictionaryFilter::new(&self.filters, &self.read_schema, data_columns, &ctx.functions)
+                    }
+                    false => DictionaryFilter::default(),
+                };
+                self.plan_parquet(ctx, &files, &runtime.pruner, Arc::new(dictionary))?
+            }
             FormatReader::Csv(_) => files
                 .iter()
                 .cloned()
@@ -401,7 +420,14 @@ impl TableScanSource {
     /// Reads the footers of all files (concurrently, on the I/O runtime), prunes row groups (by
     /// the pushed filters' and then the runtime filters' statistics) and cuts the kept ones into
     /// morsels.
-    fn plan_parquet(&self, ctx: &ExecContext, files: &[ScanFile], runtime: &RowGroupPruner) -> Result<Vec<Morsel>> {
+    /// String columns `dictionary` can filter are read as dictionaries where a file allows.
+    fn plan_parquet(
+        &self,
+        ctx: &ExecContext,
+        files: &[ScanFile],
+        runtime: &RowGroupPruner,
+        dictionary: Arc<DictionaryFilter>,
+    ) -> Result<Vec<Morsel>> {
         let metrics = self.metrics.clone();
         let budget = ctx.scan_budget.clone();
         let label = self.label();
@@ -416,13 +442,19 @@ impl TableScanSource {
                     let budget = budget.clone();
                     let label = label.clone();
                     let data_schema = data_schema.clone();
+                    let dictionary = dictionary.clone();
                     async move {
                         let mut reader = ObjectReader::new(object.clone(), metrics).with_budget(budget, label);
                         let footer = match page_index {
                             true => reader.parquet_metadata_with_page_index().await?,
                             false => reader.parquet_metadata().await?,
                         };
-                        ParquetFileScan::plan(object, footer.clone(), data_schema).map(|p| (p, footer))
+                        let parquet = ParquetFileScan::plan(object, footer.clone(), data_schema)?;
+                        let parquet = match dictionary.is_empty() {
+                            true => parquet,
+                            false => parquet.with_dictionary_filter(&dictionary),
+                        };
+                        Ok::<_, EngineError>((parquet, footer))
                     }
                 })
                 .buffered(FOOTER_CONCURRENCY)
@@ -575,10 +607,11 @@ impl Morsels for OpenedScan {
             }
             (bytes, ..) => bytes,
         };
+        let applied = morsel.parquet.as_ref().map_or(&[][..], |p| p.dictionary_conjuncts());
         let mut emit = |data: RecordBatch| -> Result<()> {
             ctx.check_cancelled()?;
             ScanMetrics::add(&self.metrics.rows_decoded, data.num_rows() as u64);
-            let batch = self.finish_batch(data, constants)?;
+            let batch = self.finish_batch(data, constants, applied)?;
             if batch.num_rows() == 0 {
                 return Ok(());
             }
@@ -587,7 +620,11 @@ impl Morsels for OpenedScan {
         };
         match (&self.format, bytes, &morsel.parquet) {
             (FormatReader::Parquet, MorselBytes::Parquet(fetched), Some(parquet)) => {
-                parquet.decode(&morsel.row_groups, morsel.selection.as_ref(), fetched, ctx.batch_size, &mut emit)
+                let selection = morsel.selection.as_ref();
+                let dropped = parquet.decode(&morsel.row_groups, selection, fetched, ctx.batch_size, &mut emit)?;
+                ScanMetrics::add(&self.metrics.rows_decoded, dropped);
+                ScanMetrics::add(&self.metrics.rows_dictionary_filtered, dropped);
+                Ok(())
             }
             (FormatReader::Csv(decoder), MorselBytes::Text(text), _) => {
                 decoder.decode(&morsel.file.object, text, ctx.batch_size, &mut emit)
@@ -613,7 +650,7 @@ impl OpenedScan {
     ) -> Result<()> {
         let mut keep = |data: &RecordBatch| -> Result<Option<BooleanArray>> {
             ctx.check_cancelled()?;
-            self.row_mask(&self.with_constants(data.clone(), constants)?)
+            self.row_mask(&self.with_constants(data.clone(), constants)?, parquet.dictionary_conjuncts())
         };
         let mut emit = |data: RecordBatch| -> Result<()> {
             ctx.check_cancelled()?;
@@ -627,14 +664,16 @@ impl OpenedScan {
         if let Ok(counts) = &counts {
             ScanMetrics::add(&self.metrics.rows_decoded, counts.filter_rows);
             ScanMetrics::add(&self.metrics.rows_decoded_late, counts.late_rows);
+            ScanMetrics::add(&self.metrics.rows_dictionary_filtered, counts.dictionary_filtered);
         }
         counts.map(|_| ())
     }
 
-    /// Adds partition constants to a decoded batch, applies the filters and projects.
-    fn finish_batch(&self, data: RecordBatch, constants: &[ScalarValue]) -> Result<RecordBatch> {
+    /// Adds partition constants to a decoded batch, applies the filters (but the conjuncts at
+    /// positions `applied`, which the decoder applied already) and projects.
+    fn finish_batch(&self, data: RecordBatch, constants: &[ScalarValue], applied: &[usize]) -> Result<RecordBatch> {
         let mut batch = self.with_constants(data, constants)?;
-        if let Some(mask) = self.row_mask(&batch)? {
+        if let Some(mask) = self.row_mask(&batch, applied)? {
             batch = filter_record_batch(&batch, &mask)?;
         }
         self.project(&batch)
@@ -666,15 +705,16 @@ impl OpenedScan {
         Ok(RecordBatch::try_new_with_options(self.read_schema.clone(), columns, &options)?)
     }
 
-    /// The rows of a `read_schema` batch passing the runtime filters and the pushed filters
-    /// (NULL: fails); `None` when every row passes. Counts the rows runtime filters drop.
-    fn row_mask(&self, batch: &RecordBatch) -> Result<Option<BooleanArray>> {
+    /// The rows of a `read_schema` batch passing the runtime filters and the pushed filters but
+    /// those at positions `applied` (NULL: fails); `None` when every row passes. Counts the rows
+    /// runtime filters drop.
+    fn row_mask(&self, batch: &RecordBatch, applied: &[usize]) -> Result<Option<BooleanArray>> {
         let runtime_mask = self.runtime.row_mask(batch)?;
         if let Some(mask) = &runtime_mask {
             // `true_count` counts valid set bits only: a NULL (a NULL key) is dropped too.
             ScanMetrics::add(&self.metrics.rows_runtime_filtered, (mask.len() - mask.true_count()) as u64);
         }
-        let mask = match (runtime_mask, self.filter_mask(batch)?) {
+        let mask = match (runtime_mask, self.filter_mask(batch, applied)?) {
             (Some(r), Some(f)) => Some(and(&r, &f)?),
             (r, f) => r.or(f),
         };
@@ -688,10 +728,10 @@ impl OpenedScan {
         Ok(RecordBatch::try_new_with_options(self.output.clone(), columns, &options)?)
     }
 
-    /// The rows passing every filter; `None` when all pass.
-    fn filter_mask(&self, batch: &RecordBatch) -> Result<Option<BooleanArray>> {
+    /// The rows passing every filter but those at positions `applied`; `None` when all pass.
+    fn filter_mask(&self, batch: &RecordBatch, applied: &[usize]) -> Result<Option<BooleanArray>> {
         let mut mask: Option<BooleanArray> = None;
-        for filter in &self.filters {
+        for (_, filter) in self.filters.iter().enumerate().filter(|(i, _)| !applied.contains(i)) {
             let current = match filter.evaluate(batch)? {
                 ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))) => continue,
                 ColumnarValue::Scalar(ScalarValue::Boolean(_) | ScalarValue::Null) => {
