@@ -22,6 +22,7 @@ pub mod range_join;
 pub mod rebatch;
 pub mod runtime_filter;
 pub mod scheduler;
+pub mod shared;
 pub mod sideways;
 pub mod sort;
 #[cfg(test)]

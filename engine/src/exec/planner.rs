@@ -4,6 +4,7 @@
 //! becomes several pipelines feeding the consumer's sink. Decomposition and running are separate
 //! steps, so `EXPLAIN` prints exactly the pipelines that would run.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema, SchemaRef};
@@ -22,6 +23,7 @@ use crate::exec::project::ProjectOperator;
 use crate::exec::range_join::{self, RangeJoinBuild, RangeJoinInputs, RangeJoinProbe, RangeSplit};
 use crate::exec::runtime_filter::RuntimeFilter;
 use crate::exec::scheduler::{run_plan, run_plan_profiled};
+use crate::exec::shared::{SharedResult, SharedSink, SharedSource};
 use crate::exec::sideways::SidewaysSink;
 use crate::exec::sort::{SortKey, SortSink};
 use crate::exec::values::ValuesSource;
@@ -62,7 +64,7 @@ pub fn explain_analyze(plan: &LogicalPlan, ctx: &ExecContext) -> Result<(String,
 
 /// Decomposes `plan` into stages of pipelines without running anything.
 pub fn create_physical_plan(plan: &LogicalPlan, ctx: &ExecContext) -> Result<PhysicalPlan> {
-    let mut planner = PhysicalPlanner { ctx, stages: Vec::new(), runtime_filters: Vec::new() };
+    let mut planner = PhysicalPlanner { ctx, stages: Vec::new(), runtime_filters: Vec::new(), shared: HashMap::new() };
     let schema = plan.schema();
     let pipelines = planner.plan(plan)?;
     let result_is_last_stage = matches!(
@@ -83,6 +85,8 @@ struct PhysicalPlanner<'a> {
     /// Runtime filters created by joins planned so far, waiting for the scan they restrict (named
     /// by its address in the logical plan, which outlives planning) to be planned.
     runtime_filters: Vec<(*const TableScan, Arc<RuntimeFilter>)>,
+    /// The shared subplans planned so far, by id: their result and whether it is ordered.
+    shared: HashMap<usize, (Arc<SharedResult>, bool)>,
 }
 
 impl PhysicalPlanner<'_> {
@@ -160,7 +164,31 @@ impl PhysicalPlanner<'_> {
                 }
                 Ok(pipelines)
             }
+            LogicalPlan::Shared { id, input } => self.plan_shared(*id, input),
         }
+    }
+
+    /// The first occurrence of a shared subplan runs its input into a materialising stage; every
+    /// occurrence reads that stage's batches. The stage is added before the reading pipeline of
+    /// any occurrence exists, so it runs before all of them. No runtime filter reaches into the
+    /// input ([`scan_column`] stops at `Shared`): one reader's join keys would drop rows another
+    /// reader needs.
+    fn plan_shared(&mut self, id: usize, input: &LogicalPlan) -> Result<Vec<Pipeline>> {
+        let (result, ordered) = match self.shared.get(&id) {
+            Some(planned) => planned.clone(),
+            None => {
+                let pipelines = self.plan(input)?;
+                let ordered = pipelines.iter().all(|p| p.preserve_order);
+                let result = Arc::new(SharedResult::new(id, input.schema()));
+                let sink = SharedSink::new(result.clone(), self.ctx.batch_size);
+                self.add_stage(pipelines, Arc::new(sink), ordered);
+                self.shared.insert(id, (result.clone(), ordered));
+                (result, ordered)
+            }
+        };
+        let mut pipeline = source_pipeline(Arc::new(SharedSource::new(result)));
+        pipeline.preserve_order = ordered;
+        Ok(vec![pipeline])
     }
 
     fn plan_aggregate(
@@ -1136,6 +1164,27 @@ mod tests {
         let text = explain_lines(&plan).join("\n");
         assert!(!text.contains("Materialize"), "{text}");
         assert!(text.contains("TableScan default.small format=parquet columns=[k, w] runtime_filters=[k]"), "{text}");
+    }
+
+    #[test]
+    fn a_shared_subplan_runs_once_and_feeds_every_reader() {
+        let grouped = LogicalPlan::Aggregate {
+            input: Box::new(numbers(100)),
+            group_by: vec![col(1)],
+            aggregates: vec![agg("count", vec![])],
+            schema: schema(&[("g", DataType::Int64), ("n", DataType::Int64)]),
+        };
+        let shared = LogicalPlan::Shared { id: 1, input: Box::new(grouped) };
+        // The grouped rows joined with themselves: both sides read the one shared stage, and no
+        // runtime filter of the join reaches into it.
+        let plan = scan_join(shared.clone(), shared, JoinType::Inner);
+        let lines = explain_lines(&plan);
+        assert_eq!(lines.iter().filter(|l| l.starts_with("Source: Values")).count(), 1, "{lines:#?}");
+        assert_eq!(lines.iter().filter(|l| *l == "Sink: Shared #1").count(), 1, "{lines:#?}");
+        assert_eq!(lines.iter().filter(|l| *l == "Source: shared #1").count(), 2, "{lines:#?}");
+        let expected: Vec<String> =
+            (0..7).map(|g| format!("{g}|{n}|{g}|{n}", n = (0..100).filter(|i| i % 7 == g).count())).collect();
+        assert_eq!(sorted_rows(&run(&plan, 8)), expected);
     }
 
     #[test]

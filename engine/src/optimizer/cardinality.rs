@@ -148,6 +148,7 @@ pub fn estimate(plan: &LogicalPlan) -> Estimate {
         LogicalPlan::Union { inputs, schema } => {
             unknown(inputs.iter().map(|i| estimate(i).rows).sum(), schema.fields().len())
         }
+        LogicalPlan::Shared { input, .. } => estimate(input),
     }
 }
 

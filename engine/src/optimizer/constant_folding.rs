@@ -15,7 +15,7 @@ use crate::optimizer::{OptimizerContext, Rule};
 use crate::plan::{BinaryOp, Expr, LogicalPlan, ScalarValue};
 
 /// Functions whose value changes per call, which folding must leave alone.
-const VOLATILE_FUNCTIONS: &[&str] = &["random", "rand", "uuid", "gen_random_uuid"];
+pub(crate) const VOLATILE_FUNCTIONS: &[&str] = &["random", "rand", "uuid", "gen_random_uuid"];
 
 pub struct ConstantFolding;
 

@@ -68,7 +68,12 @@ fn push(plan: LogicalPlan, mut conjuncts: Vec<Expr>) -> LogicalPlan {
             scan.filters.extend(conjuncts.into_iter().map(|c| c.remap_columns(&|i| projection[i])));
             LogicalPlan::Scan(scan)
         }
-        other @ (LogicalPlan::Values { .. } | LogicalPlan::Limit { .. } | LogicalPlan::Sort { .. }) => {
+        // A shared subplan is a barrier: a filter pushed into one occurrence would make it differ
+        // from the others.
+        other @ (LogicalPlan::Values { .. }
+        | LogicalPlan::Limit { .. }
+        | LogicalPlan::Sort { .. }
+        | LogicalPlan::Shared { .. }) => {
             let other = crate::optimizer::tree::map_inputs(other, &mut |i| Ok(push(i, Vec::new())))
                 // Invariant: the closure never fails.
                 .expect("pushing filters is infallible");

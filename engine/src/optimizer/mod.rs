@@ -14,6 +14,7 @@ pub mod or_factoring;
 pub mod partition_pruning;
 pub mod projection_pushdown;
 pub mod semi_join_pushdown;
+pub mod shared_subplan;
 pub mod statistics;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ pub use or_factoring::OrFactoring;
 pub use partition_pruning::PartitionPruning;
 pub use projection_pushdown::ProjectionPushdown;
 pub use semi_join_pushdown::SemiJoinPushdown;
+pub use shared_subplan::SharedSubplans;
 pub use verify::verify_plan;
 
 /// One rewrite of a logical plan. Rules must keep the plan's output schema unchanged.
@@ -87,7 +89,8 @@ impl Optimizer {
     /// onto the input they filter; joins ordered by the sizes those filters, prunings and semi
     /// joins leave (join keys are in the joins by then); repeated subexpressions computed once
     /// (a `Project` the narrowing then trims); projections narrowed once joins and filters have
-    /// settled; limits last.
+    /// settled; limits; last, repeated subplans computed once, found among the plans every
+    /// other rule has finished with (a copy that got a different filter is not shared).
     pub fn new() -> Optimizer {
         Optimizer::with_rules(vec![
             Box::new(Decorrelation),
@@ -100,6 +103,7 @@ impl Optimizer {
             Box::new(common_subexpr::CommonSubexpressions),
             Box::new(ProjectionPushdown),
             Box::new(LimitPushdown),
+            Box::new(SharedSubplans),
         ])
     }
 

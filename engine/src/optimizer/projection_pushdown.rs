@@ -199,6 +199,14 @@ fn prune(plan: LogicalPlan, required: &BTreeSet<usize>) -> (LogicalPlan, Mapping
             let fields: Vec<Field> = required.iter().map(|i| schema.field(*i).clone()).collect();
             (LogicalPlan::Union { inputs, schema: Arc::new(Schema::new(fields)) }, keep_mapping(width, &required))
         }
+        LogicalPlan::Shared { id, input } => {
+            // Every occurrence of a shared subplan must stay identical, whatever each reader
+            // needs: its input keeps all its columns.
+            let all: BTreeSet<usize> = (0..width).collect();
+            let (input, m) = prune(*input, &all);
+            let input = exact(input, &m, &all);
+            (LogicalPlan::Shared { id, input: Box::new(input) }, keep_mapping(width, &all))
+        }
         LogicalPlan::Window { input, window_exprs, schema } => {
             // Window columns nobody needs are not computed; the rest keep the columns they read.
             let input_width = input.schema().fields().len();

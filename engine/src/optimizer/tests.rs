@@ -134,7 +134,8 @@ fn driver_runs_enabled_rules_and_times_them() {
             "join_reorder",
             "common_subexpressions",
             "projection_pushdown",
-            "limit_pushdown"
+            "limit_pushdown",
+            "shared_subplans"
         ]
     );
     let text = optimized.display_indent();

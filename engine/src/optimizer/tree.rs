@@ -28,6 +28,7 @@ pub(crate) fn map_inputs(
         LogicalPlan::Union { inputs, schema } => {
             LogicalPlan::Union { inputs: inputs.into_iter().map(&mut *f).collect::<Result<_>>()?, schema }
         }
+        LogicalPlan::Shared { id, input } => LogicalPlan::Shared { id, input: map(input)? },
     })
 }
 
@@ -73,7 +74,10 @@ pub(crate) fn map_expressions(plan: LogicalPlan, f: &mut dyn FnMut(Expr) -> Resu
             let window_exprs = window_exprs.into_iter().map(|w| w.try_map_expressions(f)).collect::<Result<_>>()?;
             LogicalPlan::Window { input, window_exprs, schema }
         }
-        other @ (LogicalPlan::Limit { .. } | LogicalPlan::Distinct { .. } | LogicalPlan::Union { .. }) => other,
+        other @ (LogicalPlan::Limit { .. }
+        | LogicalPlan::Distinct { .. }
+        | LogicalPlan::Union { .. }
+        | LogicalPlan::Shared { .. }) => other,
     })
 }
 

@@ -96,7 +96,7 @@ pub fn verify_plan(plan: &LogicalPlan) -> Result<()> {
         LogicalPlan::Sort { input, keys, .. } => {
             keys.iter().try_for_each(|k| check_expr(&k.expr, &input.schema(), plan))
         }
-        LogicalPlan::Limit { .. } | LogicalPlan::Distinct { .. } => Ok(()),
+        LogicalPlan::Limit { .. } | LogicalPlan::Distinct { .. } | LogicalPlan::Shared { .. } => Ok(()),
         LogicalPlan::Window { input, window_exprs, schema } => {
             let input = input.schema();
             if input.fields().len() + window_exprs.len() != schema.fields().len() {

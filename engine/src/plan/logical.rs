@@ -148,6 +148,14 @@ pub enum LogicalPlan {
         inputs: Vec<LogicalPlan>,
         schema: SchemaRef,
     },
+    /// A subplan that occurs more than once in the query (a CTE used twice), computed once and
+    /// read by every occurrence. Every occurrence keeps its full `input` (the plan stays a tree
+    /// each rule and estimate can walk); the physical planner plans the input of the first
+    /// occurrence of `id` only (`optimizer::shared_subplan`).
+    Shared {
+        id: usize,
+        input: Box<LogicalPlan>,
+    },
 }
 
 impl LogicalPlan {
@@ -163,7 +171,8 @@ impl LogicalPlan {
             LogicalPlan::Filter { input, .. }
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Limit { input, .. }
-            | LogicalPlan::Distinct { input } => input.schema(),
+            | LogicalPlan::Distinct { input }
+            | LogicalPlan::Shared { input, .. } => input.schema(),
         }
     }
 
@@ -176,7 +185,8 @@ impl LogicalPlan {
             | LogicalPlan::Sort { input, .. }
             | LogicalPlan::Limit { input, .. }
             | LogicalPlan::Distinct { input }
-            | LogicalPlan::Window { input, .. } => vec![input],
+            | LogicalPlan::Window { input, .. }
+            | LogicalPlan::Shared { input, .. } => vec![input],
             LogicalPlan::Join { left, right, .. } => vec![left, right],
             LogicalPlan::Union { inputs, .. } => inputs.iter().collect(),
         }
@@ -273,6 +283,7 @@ impl fmt::Display for LogicalPlan {
             LogicalPlan::Limit { skip, fetch, .. } => write!(f, "Limit skip={skip} fetch={fetch:?}"),
             LogicalPlan::Distinct { .. } => write!(f, "Distinct"),
             LogicalPlan::Union { inputs, .. } => write!(f, "Union inputs={}", inputs.len()),
+            LogicalPlan::Shared { id, .. } => write!(f, "Shared #{id}"),
             LogicalPlan::Window { window_exprs, schema, .. } => {
                 let first = schema.fields().len() - window_exprs.len();
                 let items: Vec<String> = window_exprs
