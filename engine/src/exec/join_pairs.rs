@@ -25,6 +25,10 @@ pub struct Pairs {
 }
 
 impl Pairs {
+    pub fn with_capacity(capacity: usize) -> Pairs {
+        Pairs { probe: Vec::with_capacity(capacity), build: Vec::with_capacity(capacity) }
+    }
+
     pub fn push(&mut self, probe: usize, build: u32) {
         self.probe.push(probe as u32);
         self.build.push(build);
@@ -32,6 +36,10 @@ impl Pairs {
 
     /// Probe row `probe` paired with each of `build`.
     pub fn extend(&mut self, probe: usize, build: &[u32]) {
+        if let [one] = build {
+            // The usual case (a unique build key), without the general path's two loops.
+            return self.push(probe, *one);
+        }
         self.probe.extend(std::iter::repeat_n(probe as u32, build.len()));
         self.build.extend_from_slice(build);
     }
@@ -68,7 +76,12 @@ pub fn check_pairs(
     }
     let mut probe = UInt32Array::from(pairs.probe);
     let mut build = UInt32Array::from(pairs.build);
-    let mut columns = take_columns(probe_batch, &probe)?;
+    // Probe rows that all matched once, in order (a star join's fact rows meeting a dimension
+    // table), are a slice of the batch: no copy.
+    let mut columns = match consecutive(probe.values()) {
+        Some(start) => probe_batch.slice(start as usize, probe.len()).columns().to_vec(),
+        None => take_columns(probe_batch, &probe)?,
+    };
     columns.extend(take_columns(build_batch, &build)?);
     let mut rows = batch_with_schema(pair_schema, columns, probe.len())?;
     if let Some(residual) = residual {
@@ -166,9 +179,62 @@ pub fn take_columns(batch: &RecordBatch, indices: &UInt32Array) -> Result<Vec<Ar
     batch.columns().iter().map(|c| Ok(take(c, indices, None)?)).collect()
 }
 
+/// The first index when `indices` are consecutive (`start, start + 1, ...`), else `None`.
+fn consecutive(indices: &[u32]) -> Option<u32> {
+    let start = *indices.first()?;
+    let last = start as usize + indices.len() - 1;
+    let ordered = *indices.last()? as usize == last
+        && indices.iter().enumerate().all(|(i, index)| *index as usize == start as usize + i);
+    ordered.then_some(start)
+}
+
 fn downcast_indices(array: ArrayRef) -> Result<UInt32Array> {
     array
         .as_primitive_opt::<UInt32Type>()
         .cloned()
         .ok_or_else(|| EngineError::execution("filtered join indices changed type"))
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::Int32Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::exec::testing::sorted_rows;
+
+    #[test]
+    fn consecutive_indices_are_recognised() {
+        assert_eq!(consecutive(&[3, 4, 5]), Some(3));
+        assert_eq!(consecutive(&[0]), Some(0));
+        assert_eq!(consecutive(&[u32::MAX - 1, u32::MAX]), Some(u32::MAX - 1));
+        assert_eq!(consecutive(&[]), None);
+        assert_eq!(consecutive(&[3, 5, 5]), None, "same ends, a gap inside");
+        assert_eq!(consecutive(&[1, 1, 3]), None);
+        assert_eq!(consecutive(&[2, 1]), None);
+    }
+
+    #[test]
+    fn pairs_of_consecutive_and_scattered_probe_rows_give_the_same_rows() {
+        let schema = |name: &str| Arc::new(Schema::new(vec![Field::new(name, DataType::Int32, false)]));
+        let probe = RecordBatch::try_new(schema("p"), vec![Arc::new(Int32Array::from(vec![10, 11, 12, 13]))]).unwrap();
+        let build = RecordBatch::try_new(schema("b"), vec![Arc::new(Int32Array::from(vec![0, 1, 2]))]).unwrap();
+        let pair_schema = Arc::new(Schema::new(vec![
+            Field::new("p", DataType::Int32, false),
+            Field::new("b", DataType::Int32, false),
+        ]));
+        let run = |probe_rows: Vec<u32>, build_rows: Vec<u32>| {
+            let mut matched = vec![false; 4];
+            let pairs = Pairs { probe: probe_rows, build: build_rows };
+            let checked =
+                check_pairs(&probe, &build, pairs, &pair_schema, None, JoinType::Inner, &mut matched).unwrap().unwrap();
+            (sorted_rows(&[checked.rows]), matched)
+        };
+        // A slice of the batch (rows 1..3) and the same rows gathered out of order.
+        let (sliced, matched) = run(vec![1, 2], vec![2, 0]);
+        assert_eq!(sliced, ["11|2", "12|0"]);
+        assert_eq!(matched, [false, true, true, false]);
+        let (taken, _) = run(vec![2, 1], vec![0, 2]);
+        assert_eq!(taken, sliced);
+    }
 }

@@ -11,6 +11,9 @@
 //! sized by the groups they meet (8 bytes a slot), not by rows, so a foreign-key build side
 //! with many rows a key gets a small table. A join that only asks whether a key exists (semi,
 //! anti, mark) on one integer key gets a `KeySet` instead: the keys' hashes alone, no rows.
+//! One integer key of dense values (surrogate keys, dates) skips all of this for a
+//! direct-indexed table (`join_dense`), and tables too large for the caches are probed with
+//! software prefetches a few rows ahead.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,7 +23,8 @@ use arrow::row::Rows;
 use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
-use crate::exec::join_keys::EncodedKeys;
+use crate::exec::join_dense::{DenseIndex, Part};
+use crate::exec::join_keys::{EncodedKeys, KeyEncoder};
 
 /// Rows a partition aims at: its table (8 bytes a slot, plus 12 a group) then stays within a
 /// core's L2 cache while it is built.
@@ -162,6 +166,35 @@ pub struct KeyIndex {
     bits: u32,
     partitions: Vec<Partition>,
     keys: BuildKeys,
+    /// A direct-indexed table instead of the partitions (no partitions then), for one integer
+    /// key of dense values; it is probed by key value, not hash (`encode_probe`).
+    dense: Option<DenseIndex>,
+    /// Whether the tables are too large for the caches, so that a probe prefetches the slots
+    /// and groups of rows a little ahead of the one it looks up (`PREFETCH_BYTES`).
+    prefetch: bool,
+}
+
+/// Table bytes beyond which a probe prefetches: smaller tables stay in a core's L2 cache, and
+/// a prefetch there is only overhead.
+const PREFETCH_BYTES: usize = 1 << 20;
+
+/// Rows ahead of the lookup whose slot is prefetched, whose group (found through the
+/// then-cached slot) is prefetched, and whose packed key pair (found through the then-cached
+/// group) is prefetched: each about a memory latency's worth of lookups after the last.
+const SLOT_AHEAD: usize = 24;
+const GROUP_AHEAD: usize = 16;
+const KEY_AHEAD: usize = 8;
+
+/// Asks the CPU to bring the cache line at `p` in; a hint that never faults, whatever `p` is.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing the program sees and never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 impl KeyIndex {
@@ -190,7 +223,14 @@ impl KeyIndex {
         if !set && chunks.iter().any(|c| !c.with_rows && !c.hashes.is_empty()) {
             return Err(EngineError::execution("a join index needs its build rows, which were not kept"));
         }
-        let partitions = (0..1usize << bits)
+        if matches!(keys, BuildKeys::Exact) {
+            let parts: Vec<Part> =
+                chunks.iter().zip(&offsets).map(|(c, offset)| (&c.hashes[..], &c.rows[..], *offset)).collect();
+            if let Some(dense) = DenseIndex::build(&parts, set) {
+                return Ok(KeyIndex { bits: 0, partitions: vec![], keys, dense: Some(dense), prefetch: false });
+            }
+        }
+        let partitions: Vec<Partition> = (0..1usize << bits)
             .into_par_iter()
             .map(|p| {
                 if set {
@@ -209,12 +249,33 @@ impl KeyIndex {
                 Partition::Groups(GroupTable::build(&parts, &keys, distinct_only))
             })
             .collect();
-        Ok(KeyIndex { bits, partitions, keys })
+        let prefetch = partitions.iter().map(Partition::memory_size).sum::<usize>() > PREFETCH_BYTES;
+        Ok(KeyIndex { bits, partitions, keys, dense: None, prefetch })
     }
 
     /// Whether the index is a key set (it knows keys, not rows).
     pub fn is_set(&self) -> bool {
-        matches!(self.partitions.first(), Some(Partition::Keys(_)))
+        match &self.dense {
+            Some(dense) => dense.is_set(),
+            None => matches!(self.partitions.first(), Some(Partition::Keys(_))),
+        }
+    }
+
+    /// Whether every build key has at most one build row, so a probe row has at most one match.
+    pub fn is_unique(&self) -> bool {
+        match &self.dense {
+            Some(dense) => dense.is_unique(),
+            None => self.partitions.iter().all(|p| matches!(p, Partition::Groups(t) if t.starts.is_none())),
+        }
+    }
+
+    /// A probe batch's keys in the form `probe` and `probe_exists` take: their hashes and
+    /// encoding, or for a direct-indexed table the keys' integer values (no hashing).
+    pub fn encode_probe(&self, encoder: &KeyEncoder, keys: &[ArrayRef]) -> Result<(Vec<u64>, EncodedKeys)> {
+        match self.dense {
+            Some(_) => Ok((encoder.integer_values(keys)?, EncodedKeys::Integer)),
+            None => encoder.encode(keys),
+        }
     }
 
     /// Calls `visit(probe row)` for every probe row whose key exists on the build side, in probe
@@ -226,6 +287,10 @@ impl KeyIndex {
         nulls: Option<&NullBuffer>,
         mut visit: impl FnMut(usize),
     ) -> Result<()> {
+        if let Some(dense) = &self.dense {
+            dense.probe_exists(hashes, nulls, visit);
+            return Ok(());
+        }
         if !self.is_set() {
             return self.probe(hashes, keys, nulls, |row, _| {
                 visit(row);
@@ -249,8 +314,8 @@ impl KeyIndex {
     }
 
     /// Calls `visit(probe row, matching build rows)` for every probe row with at least one
-    /// match, in probe order, skipping rows with a NULL key. `keys` are the probe keys encoded
-    /// by the same encoder as the build keys. A key set has no rows to give: an error.
+    /// match, in probe order, skipping rows with a NULL key. `hashes` and `keys` are the probe
+    /// keys as `encode_probe` made them. A key set has no rows to give: an error.
     pub fn probe(
         &self,
         hashes: &[u64],
@@ -258,6 +323,9 @@ impl KeyIndex {
         nulls: Option<&NullBuffer>,
         visit: impl FnMut(usize, &[u32]) -> Result<()>,
     ) -> Result<()> {
+        if let Some(dense) = &self.dense {
+            return dense.probe(hashes, nulls, visit);
+        }
         if self.is_set() {
             return Err(EngineError::execution("a join's key set was asked for build rows"));
         }
@@ -281,6 +349,9 @@ impl KeyIndex {
         mut visit: impl FnMut(usize, &[u32]) -> Result<()>,
     ) -> Result<()> {
         for (row, hash) in hashes.iter().enumerate() {
+            if self.prefetch {
+                self.prefetch_ahead(hashes, row);
+            }
             if nulls.is_some_and(|n| n.is_null(row)) {
                 continue;
             }
@@ -295,6 +366,41 @@ impl KeyIndex {
         Ok(())
     }
 
+    /// Prefetches the slot `SLOT_AHEAD` rows after `row`, the group `GROUP_AHEAD` rows after
+    /// it and the key `KEY_AHEAD` rows after it, so that by the time the probe reaches them,
+    /// their cache misses are under way (a probe's loads depend on each other: slot, group,
+    /// key). Each stage reads what the previous one prefetched, at its home slot only.
+    #[inline(always)]
+    fn prefetch_ahead(&self, hashes: &[u64], row: usize) {
+        if let Some(hash) = hashes.get(row + SLOT_AHEAD) {
+            if let Partition::Groups(table) = &self.partitions[partition_of(*hash, self.bits)] {
+                prefetch(table.slots.as_ptr().wrapping_add(*hash as usize & table.mask));
+            }
+        }
+        if let Some(hash) = hashes.get(row + GROUP_AHEAD) {
+            if let Partition::Groups(table) = &self.partitions[partition_of(*hash, self.bits)] {
+                let slot = table.slots[*hash as usize & table.mask];
+                if slot != 0 {
+                    let group = (slot as u32 - 1) as usize;
+                    prefetch(table.hashes.as_ptr().wrapping_add(group));
+                    if table.starts.is_none() {
+                        prefetch(table.rows.as_ptr().wrapping_add(group));
+                    }
+                }
+            }
+        }
+        if let (Some(hash), BuildKeys::Pairs(pairs)) = (hashes.get(row + KEY_AHEAD), &self.keys) {
+            if let Partition::Groups(table) = &self.partitions[partition_of(*hash, self.bits)] {
+                let slot = table.slots[*hash as usize & table.mask];
+                if slot != 0 && table.starts.is_none() {
+                    if let Some(rep) = table.rows.get((slot as u32 - 1) as usize) {
+                        prefetch(pairs.as_ptr().wrapping_add(*rep as usize));
+                    }
+                }
+            }
+        }
+    }
+
     /// Bytes the index holds.
     pub fn memory_size(&self) -> usize {
         let keys = match &self.keys {
@@ -302,7 +408,8 @@ impl KeyIndex {
             BuildKeys::Pairs(pairs) => pairs.capacity() * 16,
             BuildKeys::Rows(rows) => rows.data.capacity() + rows.offsets.capacity() * 8,
         };
-        keys + self.partitions.iter().map(Partition::memory_size).sum::<usize>()
+        let dense = self.dense.as_ref().map_or(0, DenseIndex::memory_size);
+        keys + dense + self.partitions.iter().map(Partition::memory_size).sum::<usize>()
     }
 }
 
@@ -643,7 +750,7 @@ impl MatchedBitmap {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{Int64Array, StringArray};
+    use arrow::array::{Date32Array, Int64Array, StringArray};
     use arrow::datatypes::DataType;
 
     use super::*;
@@ -674,7 +781,7 @@ mod tests {
 
     /// Every probe row's matches, as (probe row, build rows).
     fn matches(index: &KeyIndex, encoder: &KeyEncoder, probe: ArrayRef) -> Vec<(usize, Vec<u32>)> {
-        let (hashes, keys) = encoder.encode(std::slice::from_ref(&probe)).unwrap();
+        let (hashes, keys) = index.encode_probe(encoder, std::slice::from_ref(&probe)).unwrap();
         let nulls = key_nulls(&[probe]);
         let mut out = vec![];
         index
@@ -686,13 +793,39 @@ mod tests {
         out
     }
 
+    /// Keys this far apart are too sparse for a direct-indexed table: they test the hash table.
+    const SPARSE: i64 = 1_000_003;
+
     #[test]
     fn groups_list_duplicates_in_build_order_and_skip_nulls() {
-        let first: ArrayRef = Arc::new(Int64Array::from(vec![Some(7), None, Some(-7)]));
-        let second: ArrayRef = Arc::new(Int64Array::from(vec![Some(7), Some(8), None, Some(7)]));
-        let (index, encoder) = index(&[first, second]);
-        let probe: ArrayRef = Arc::new(Int64Array::from(vec![Some(7), Some(9), None, Some(-7), Some(8)]));
-        assert_eq!(matches(&index, &encoder, probe), [(0, vec![0, 3, 6]), (3, vec![2]), (4, vec![4])]);
+        // Dense keys get a direct-indexed table, sparse ones a hash table: the same answers.
+        for scale in [1, SPARSE] {
+            let keys = |values: Vec<Option<i64>>| -> ArrayRef {
+                Arc::new(Int64Array::from(values.into_iter().map(|v| v.map(|v| v * scale)).collect::<Vec<_>>()))
+            };
+            let first = keys(vec![Some(7), None, Some(-7)]);
+            let second = keys(vec![Some(7), Some(8), None, Some(7)]);
+            let (index, encoder) = index(&[first, second]);
+            assert_eq!(index.dense.is_some(), scale == 1);
+            assert!(!index.is_unique());
+            let probe = keys(vec![Some(7), Some(9), None, Some(-7), Some(8), Some(0)]);
+            assert_eq!(matches(&index, &encoder, probe), [(0, vec![0, 3, 6]), (3, vec![2]), (4, vec![4])]);
+        }
+    }
+
+    #[test]
+    fn dense_distinct_keys_are_unique_and_miss_out_of_range_keys() {
+        // Date32 keys, as a date dimension's: a year with gaps, and a NULL build key.
+        let days = |values: Vec<Option<i32>>| -> ArrayRef { Arc::new(Date32Array::from(values)) };
+        let build = days((19_000..19_365).map(|d| (d % 7 != 3).then_some(d)).chain([None]).collect());
+        let (dense, encoder) = index(&[build]);
+        assert!(dense.dense.is_some() && dense.is_unique());
+        let probe =
+            days(vec![Some(19_000), Some(18_999), Some(19_001), None, Some(19_364), Some(19_365), Some(i32::MIN)]);
+        assert_eq!(matches(&dense, &encoder, probe), [(0, vec![0]), (4, vec![364])]);
+        let (hashed, encoder) = index(&[days(vec![Some(0), Some(1 << 30)])]);
+        assert!(hashed.dense.is_none() && hashed.is_unique());
+        assert_eq!(matches(&hashed, &encoder, days(vec![Some(1 << 30), Some(1)])), [(0, vec![1])]);
     }
 
     #[test]
@@ -700,13 +833,14 @@ mod tests {
         let rows = 200_000i64;
         let chunks: Vec<ArrayRef> = (0..4)
             .map(|c| {
-                Arc::new(Int64Array::from_iter_values((c * rows / 4..(c + 1) * rows / 4).map(|v| v % 150_000 - 70_000)))
-                    as ArrayRef
+                Arc::new(Int64Array::from_iter_values(
+                    (c * rows / 4..(c + 1) * rows / 4).map(|v| (v % 150_000 - 70_000) * SPARSE),
+                )) as ArrayRef
             })
             .collect();
         let (index, encoder) = index(&chunks);
         assert!(index.partitions.len() > 1);
-        let probe: ArrayRef = Arc::new(Int64Array::from_iter_values(-80_000..90_000));
+        let probe: ArrayRef = Arc::new(Int64Array::from_iter_values((-80_000..90_000).map(|v| v * SPARSE)));
         let found = matches(&index, &encoder, probe);
         assert_eq!(found.len(), 150_000);
         let mut expected: std::collections::HashMap<i64, Vec<u32>> = Default::default();
@@ -767,7 +901,7 @@ mod tests {
         let chunks: Vec<ChunkHashes> = (0..5i64)
             .map(|c| {
                 let keys: ArrayRef = Arc::new(Int64Array::from_iter(
-                    (0..40_000i64).map(|i| (i % 97 != 0).then_some((i * 7 + c) % 30_011 - 15_000)),
+                    (0..40_000i64).map(|i| (i % 97 != 0).then_some(((i * 7 + c) % 30_011 - 15_000) * SPARSE)),
                 ));
                 let (hashes, _) = encoder.encode(std::slice::from_ref(&keys)).unwrap();
                 ChunkHashes::new(hashes, key_nulls(&[keys]).as_ref(), false).unwrap()
@@ -775,7 +909,8 @@ mod tests {
             .collect();
         let index = KeyIndex::build(chunks, BuildKeys::Exact, true).unwrap();
         assert!(index.is_set() && index.partitions.len() > 1);
-        let probe: ArrayRef = Arc::new(Int64Array::from_iter((-16_000..16_000i64).map(Some).chain([None])));
+        let probe: ArrayRef =
+            Arc::new(Int64Array::from_iter((-16_000..16_000i64).map(|v| Some(v * SPARSE)).chain([None])));
         let (hashes, keys) = encoder.encode(std::slice::from_ref(&probe)).unwrap();
         let mut found = vec![];
         index.probe_exists(&hashes, &keys, key_nulls(&[probe]).as_ref(), |row| found.push(row)).unwrap();

@@ -6,6 +6,7 @@ pub mod filter;
 pub mod group_keys;
 pub mod hash_aggregate;
 pub mod hash_join;
+pub mod join_dense;
 pub mod join_keys;
 pub mod join_pairs;
 pub mod join_table;
