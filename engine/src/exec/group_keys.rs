@@ -4,7 +4,9 @@
 //! dominated aggregations whose key is one integer or a few short strings (benches/RESULTS.md,
 //! observations 3 and 4). So the common shapes get their own tables:
 //! - one key column of a primitive type (integers, dates, timestamps, decimals), booleans or text
-//!   is interned directly on its native values or string bytes ([`ColumnInterner`]);
+//!   is interned directly on its native values or string bytes ([`ColumnInterner`]); integer-like
+//!   keys in a small or densely used range skip hashing altogether (`Direct`: the id is looked up
+//!   at `key - min`), and so do one-byte text values (looked up by their byte);
 //! - two to four such columns are each interned on their own (small ids), and the ids are packed
 //!   into one `u128` that is interned like a primitive value;
 //! - anything else (floats, more than four columns, nested types) keeps the row format.
@@ -19,9 +21,9 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, Strin
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute::take;
 use arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Date32Type, Date64Type, Decimal128Type, Int16Type, Int32Type, Int64Type, Int8Type,
-    TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
-    UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    ArrowNativeType, ArrowPrimitiveType, DataType, Date32Type, Date64Type, Decimal128Type, Int16Type, Int32Type,
+    Int64Type, Int8Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow::row::{RowConverter, Rows, SortField};
 use hashbrown::hash_table::HashTable;
@@ -113,12 +115,21 @@ impl GroupKeys {
                     Some(combinations) if combinations <= MEMO_LIMIT.min(rows) => {
                         memo.clear();
                         memo.resize(combinations, usize::MAX);
-                        for row in 0..rows {
-                            let dense = scratch.iter().zip(&lens).fold(0, |acc, (ids, len)| acc * len + ids[row]);
-                            if memo[dense] == usize::MAX {
-                                memo[dense] = groups.find_or_insert(pack(row));
+                        // Each row's mixed-radix number, built in `out` a column at a time
+                        // (tight loops, not a fold over the columns per row), then its group id.
+                        let first = out.len();
+                        out.extend_from_slice(&scratch[0][..rows]);
+                        for (ids, &len) in scratch.iter().zip(&lens).skip(1) {
+                            for (dense, &id) in out[first..].iter_mut().zip(ids) {
+                                *dense = *dense * len + id;
                             }
-                            out.push(memo[dense]);
+                        }
+                        for (row, slot) in out[first..].iter_mut().enumerate() {
+                            let group = &mut memo[*slot];
+                            if *group == usize::MAX {
+                                *group = groups.find_or_insert(pack(row));
+                            }
+                            *slot = *group;
                         }
                     }
                     _ => out.extend((0..rows).map(|row| groups.find_or_insert(pack(row)))),
@@ -246,6 +257,19 @@ impl<K: Copy + Hash + Eq> NativeTable<K> {
         id
     }
 
+    /// Indexes every value but the one at `skip` (a placeholder): the values were pushed
+    /// without being indexed (see [`PrimitiveInterner::direct`]).
+    fn index_values(&mut self, skip: Option<usize>) {
+        let hasher = &self.hasher;
+        self.table.clear();
+        self.table.reserve(self.values.len(), |&(k, _)| hasher.hash_one(k));
+        for (id, &key) in self.values.iter().enumerate() {
+            if skip != Some(id) {
+                self.table.insert_unique(hasher.hash_one(key), (key, id), |&(k, _)| hasher.hash_one(k));
+            }
+        }
+    }
+
     fn memory_size(&self) -> usize {
         self.values.capacity() * std::mem::size_of::<K>()
             + self.table.capacity() * (std::mem::size_of::<(K, usize)>() + 1)
@@ -258,6 +282,77 @@ struct PrimitiveInterner<T: ArrowPrimitiveType> {
     /// Ids of the non-NULL values; the NULL group's slot holds a placeholder value.
     table: NativeTable<T::Native>,
     null_id: Option<usize>,
+    /// While every key seen lies in a small or densely used range: ids indexed by key, no
+    /// hashing. Meanwhile `table` holds the values but indexes none of them.
+    direct: Direct,
+}
+
+/// A key range (max - min + 1) this wide is always looked up by direct indexing: 256 KiB of
+/// slots per table at most.
+const DIRECT_LIMIT: i128 = 1 << 16;
+
+/// Wider ranges are indexed directly while they span at most this many keys per group: 4-byte
+/// slots then cost about what the hash table would (16-byte entries at 7/8 load, doubling).
+/// TPC-H order keys use 1 of every 4 values: q18's 1.5M groups over 6M keys need no hashing.
+const DIRECT_DENSITY: i128 = 8;
+
+/// Group ids of keys in `base..base + slots.len()`, indexed by `key - base` (0: not seen, else
+/// id + 1). Keys such as store or region numbers span a few hundred values: indexing skips the
+/// hash and the probe (star s5 spent 12 ns a row in the aggregation sink, mostly hashing; q18 27%
+/// of its CPU in the hash table). A batch whose keys would widen the range past what is allowed
+/// turns it off for good: the hash table then indexes the values seen so far.
+enum Direct {
+    /// No key seen yet.
+    Empty,
+    On {
+        base: i64,
+        slots: Vec<u32>,
+    },
+    Off,
+}
+
+impl Direct {
+    /// Makes the range cover `lo..=hi` if it stays within `allowed` keys; whether it does (if
+    /// not, the caller turns direct indexing off, see [`PrimitiveInterner::leave_direct`]).
+    fn cover(&mut self, lo: i64, hi: i64, allowed: i128) -> bool {
+        let (base, len) = match self {
+            Direct::Off => return false,
+            Direct::Empty => (lo, 0),
+            Direct::On { base, slots } => (*base, slots.len()),
+        };
+        // In i128: a range of i64 keys may span more than i64 holds.
+        let new_end = (base as i128 + len as i128).max(hi as i128 + 1);
+        let mut new_base = (base as i128).min(lo as i128);
+        if new_end - new_base > allowed {
+            return false;
+        }
+        if new_base < base as i128 {
+            // Growing downwards moves every slot: leave room below, as `Vec` does above, so
+            // descending keys cost amortised O(1) a key rather than O(range) a batch.
+            let room = (base as i128 - len as i128).max(new_end - allowed).max(i64::MIN as i128);
+            new_base = new_base.min(room);
+        }
+        let (new_base, new_len) = (new_base as i64, (new_end - new_base) as usize);
+        match self {
+            Direct::On { base, slots } if *base == new_base => slots.resize(new_len, 0),
+            _ => {
+                let mut slots = vec![0u32; new_len];
+                if let Direct::On { base: old_base, slots: old } = self {
+                    let at = (*old_base as i128 - new_base as i128) as usize;
+                    slots[at..at + old.len()].copy_from_slice(old);
+                }
+                *self = Direct::On { base: new_base, slots };
+            }
+        }
+        true
+    }
+
+    fn memory_size(&self) -> usize {
+        match self {
+            Direct::On { slots, .. } => slots.capacity() * std::mem::size_of::<u32>(),
+            _ => 0,
+        }
+    }
 }
 
 impl<T: ArrowPrimitiveType> PrimitiveInterner<T>
@@ -265,7 +360,101 @@ where
     T::Native: Hash + Eq,
 {
     fn new(data_type: DataType) -> Self {
-        PrimitiveInterner { data_type, table: NativeTable::default(), null_id: None }
+        PrimitiveInterner { data_type, table: NativeTable::default(), null_id: None, direct: Direct::Empty }
+    }
+
+    /// The smallest and largest valid key of `column` as `i64`, if every one converts and
+    /// there is one.
+    fn key_range(column: &PrimitiveArray<T>) -> Option<(i64, i64)> {
+        // Min and max on the native values (a loop that vectorises), converted once: every key
+        // fits `i64` when both ends do.
+        let widen =
+            |(lo, hi): (T::Native, T::Native), v: T::Native| (if v < lo { v } else { lo }, if v > hi { v } else { hi });
+        let values = column.values();
+        let (lo, hi) = match column.nulls().filter(|n| n.null_count() > 0) {
+            None => {
+                let first = *values.first()?;
+                values.iter().fold((first, first), |range, &v| widen(range, v))
+            }
+            Some(nulls) => {
+                let mut valid = nulls.valid_indices().map(|i| values[i]);
+                let first = valid.next()?;
+                valid.fold((first, first), widen)
+            }
+        };
+        Some((lo.to_i64()?, hi.to_i64()?))
+    }
+
+    /// Ids of `column`'s keys by direct indexing, if its keys fit a range allowed for direct
+    /// indexing (see [`Direct`]); else turns it off and leaves `out` alone.
+    fn intern_direct(&mut self, column: &PrimitiveArray<T>, out: &mut Vec<usize>) -> bool {
+        let rows = column.len();
+        match Self::key_range(column) {
+            // Ids must fit the 32-bit slots.
+            Some((lo, hi)) if self.len() + rows < u32::MAX as usize => {
+                let allowed = DIRECT_LIMIT.max(DIRECT_DENSITY * (self.len() + rows) as i128);
+                if !self.direct.cover(lo, hi, allowed) {
+                    self.leave_direct();
+                    return false;
+                }
+            }
+            // All NULL (or empty): nothing to look up directly, the range stays as it is.
+            None if column.null_count() == rows => {
+                if matches!(self.direct, Direct::Empty) {
+                    return false;
+                }
+            }
+            // A key beyond `i64` (large unsigned or decimal values), or too many groups.
+            _ => {
+                self.leave_direct();
+                return false;
+            }
+        }
+        let Direct::On { base, slots } = &mut self.direct else { return false };
+        // Locals, not captures: the loops keep the base and the slots in registers.
+        let (base, slots, table) = (*base, slots.as_mut_slice(), &mut self.table);
+        #[inline]
+        fn id_of<K: ArrowNativeType>(slots: &mut [u32], base: i64, values: &mut Vec<K>, v: K) -> usize {
+            // In range by `cover`: the conversion cannot fail, the index is in bounds.
+            let slot = &mut slots[v.to_i64().unwrap_or(base).wrapping_sub(base) as usize];
+            if *slot == 0 {
+                values.push(v);
+                *slot = values.len() as u32;
+            }
+            *slot as usize - 1
+        }
+        let values = column.values();
+        match column.nulls().filter(|n| n.null_count() > 0) {
+            None => {
+                let first = out.len();
+                out.resize(first + rows, 0);
+                for (id, &v) in out[first..].iter_mut().zip(values.iter()) {
+                    *id = id_of(slots, base, &mut table.values, v);
+                }
+            }
+            Some(nulls) => {
+                for (i, &v) in values.iter().enumerate() {
+                    let id = if nulls.is_valid(i) {
+                        id_of(slots, base, &mut table.values, v)
+                    } else {
+                        *self.null_id.get_or_insert_with(|| {
+                            table.values.push(T::Native::default());
+                            table.values.len() - 1
+                        })
+                    };
+                    out.push(id);
+                }
+            }
+        }
+        true
+    }
+
+    /// Turns direct indexing off for good, indexing the values seen so far in the hash table.
+    fn leave_direct(&mut self) {
+        if !matches!(self.direct, Direct::Off) {
+            self.direct = Direct::Off;
+            self.table.index_values(self.null_id);
+        }
     }
 
     fn null_id(&mut self) -> usize {
@@ -284,6 +473,9 @@ where
     fn intern(&mut self, column: &ArrayRef, out: &mut Vec<usize>) -> Result<()> {
         let column = column.as_primitive_opt::<T>().ok_or_else(|| wrong_key(&self.data_type, column))?;
         out.reserve(column.len());
+        if !matches!(self.direct, Direct::Off) && self.intern_direct(column, out) {
+            return Ok(());
+        }
         let values = column.values();
         // Runs of one key (sorted or clustered input) skip the hash table.
         let mut last: Option<(T::Native, usize)> = None;
@@ -319,7 +511,7 @@ where
     }
 
     fn memory_size(&self) -> usize {
-        self.table.memory_size()
+        self.table.memory_size() + self.direct.memory_size()
     }
 }
 
@@ -372,6 +564,10 @@ impl ColumnInterner for BooleanInterner {
 /// Text keys interned on their bytes, kept end to end in one buffer.
 #[derive(Default)]
 struct TextInterner {
+    /// Id + 1 of each one-byte value seen (0: not seen). Flags and codes such as q01's
+    /// `l_returnflag` are one byte: indexing by it skips comparing and hashing (the interner
+    /// took 15% of q01 with a run check and a scan of the few values seen).
+    byte_ids: Option<Box<[u32; 256]>>,
     bytes: Vec<u8>,
     /// Value `i` is `bytes[ends[i - 1]..ends[i]]` (from 0 for `i = 0`); NULL's slot is empty.
     ends: Vec<usize>,
@@ -416,6 +612,21 @@ impl TextInterner {
         self.bytes.extend_from_slice(value);
         self.ends.push(self.bytes.len());
     }
+
+    /// The id of one-byte `value`, adding it if unseen.
+    #[inline]
+    fn byte_id(&mut self, value: u8) -> usize {
+        let known = self.byte_ids.as_ref().map_or(0, |ids| ids[value as usize]);
+        if known != 0 {
+            return known as usize - 1;
+        }
+        let id = self.find_or_insert(&[value]);
+        // Fewer than 2^32 - 1 ids fit a slot; beyond that the hash table alone answers.
+        if let Ok(slot) = u32::try_from(id + 1) {
+            self.byte_ids.get_or_insert_with(|| Box::new([0; 256]))[value as usize] = slot;
+        }
+        id
+    }
 }
 
 impl ColumnInterner for TextInterner {
@@ -425,6 +636,28 @@ impl ColumnInterner for TextInterner {
         let offsets = column.value_offsets();
         let data = column.value_data();
         let nulls = column.nulls().filter(|n| n.null_count() > 0);
+        let first = offsets.first().map_or(0, |&o| o as usize);
+        // An AND over all offsets rather than `all`: no early exit, so the check vectorises.
+        let one_byte_each = offsets.iter().enumerate().fold(true, |ok, (i, &o)| ok & (o as usize == first + i));
+        if nulls.is_none() && one_byte_each {
+            // Every value is one byte: its id is one look-up in a local copy of the byte table.
+            let mut ids = self.byte_ids.take().unwrap_or_else(|| Box::new([0; 256]));
+            let start = out.len();
+            out.resize(start + column.len(), 0);
+            for (id, &b) in out[start..].iter_mut().zip(&data[first..first + column.len()]) {
+                let known = ids[b as usize];
+                *id = if known != 0 {
+                    known as usize - 1
+                } else {
+                    let new = self.find_or_insert(&[b]);
+                    // Fewer than 2^32 - 1 ids fit a slot; beyond that the hash table answers.
+                    ids[b as usize] = u32::try_from(new + 1).unwrap_or(0);
+                    new
+                };
+            }
+            self.byte_ids = Some(ids);
+            return Ok(());
+        }
         let mut last: Option<(usize, usize, usize)> = None;
         for i in 0..column.len() {
             if nulls.is_some_and(|n| n.is_null(i)) {
@@ -439,6 +672,11 @@ impl ColumnInterner for TextInterner {
                 continue;
             }
             let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+            if end - start == 1 {
+                let id = self.byte_id(data[start]);
+                out.push(id);
+                continue;
+            }
             let value = &data[start..end];
             // Runs of one key (sorted or clustered input) skip hashing; so do columns with few
             // distinct values so far (q01's flags), whose values are compared one by one.
@@ -477,7 +715,8 @@ impl ColumnInterner for TextInterner {
     }
 
     fn memory_size(&self) -> usize {
-        self.bytes.capacity()
+        self.byte_ids.as_ref().map_or(0, |_| std::mem::size_of::<[u32; 256]>())
+            + self.bytes.capacity()
             + self.ends.capacity() * std::mem::size_of::<usize>()
             + self.table.capacity() * (std::mem::size_of::<(u64, usize)>() + 1)
     }
@@ -610,6 +849,58 @@ mod tests {
         assert_eq!(emitted(&keys), ["-1", "NULL", "0", "-2147483648", "7"]);
     }
 
+    /// Small integer ranges are indexed directly; keys leaving the range mid-query (or beyond
+    /// `i64`) fall back to the hash table with the same ids for the keys seen before.
+    #[test]
+    fn direct_range_keys_and_leaving_the_range() {
+        let mut keys = GroupKeys::try_new(&[DataType::Int64]).unwrap();
+        let int64 = |v: Vec<Option<i64>>| -> Vec<ArrayRef> { vec![Arc::new(Int64Array::from(v))] };
+        assert_eq!(groups_of(&mut keys, int64(vec![Some(10), Some(12), None, Some(10)])), vec![0, 1, 2, 0]);
+        assert!(matches!(&keys.kind, Kind::Single(_)));
+        // Widening downwards moves the base; the earlier ids stay.
+        assert_eq!(groups_of(&mut keys, int64(vec![Some(-5), Some(12), None, None])), vec![3, 1, 2, 2]);
+        assert_eq!(groups_of(&mut keys, int64(vec![None, None])), vec![2, 2]);
+        // Out of the direct range: the hash table takes over and knows every earlier key.
+        let far = vec![Some(1 << 40), Some(10), Some(-5), Some(i64::MIN), Some(i64::MAX), None, Some(12)];
+        assert_eq!(groups_of(&mut keys, int64(far)), vec![4, 0, 3, 5, 6, 2, 1]);
+        assert_eq!(groups_of(&mut keys, int64(vec![Some(11), Some(10)])), vec![7, 0]);
+        let expected = ["10", "12", "NULL", "-5", "1099511627776", "0", "9223372036854775807", "11"];
+        let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        expected[5] = i64::MIN.to_string();
+        assert_eq!(emitted(&keys), expected);
+
+        // A batch spanning the whole i64 range at once, then u64 keys beyond i64.
+        let mut keys = GroupKeys::try_new(&[DataType::Int64]).unwrap();
+        assert_eq!(groups_of(&mut keys, int64(vec![Some(i64::MAX), Some(i64::MIN), Some(i64::MAX)])), vec![0, 1, 0]);
+        let mut keys = GroupKeys::try_new(&[DataType::UInt64]).unwrap();
+        let big: ArrayRef = Arc::new(UInt64Array::from(vec![u64::MAX, 3, u64::MAX, 3]));
+        assert_eq!(groups_of(&mut keys, vec![big]), vec![0, 1, 0, 1]);
+        assert_eq!(emitted(&keys), [u64::MAX.to_string(), "3".to_string()]);
+        // Decimal keys beyond i64 after a direct start.
+        let mut keys = GroupKeys::try_new(&[DataType::Decimal128(38, 0)]).unwrap();
+        let small = Decimal128Array::from(vec![1, 2, 1]).with_precision_and_scale(38, 0).unwrap();
+        assert_eq!(groups_of(&mut keys, vec![Arc::new(small)]), vec![0, 1, 0]);
+        let huge = Decimal128Array::from(vec![i128::MAX / 2, 2, 1]).with_precision_and_scale(38, 0).unwrap();
+        assert_eq!(groups_of(&mut keys, vec![Arc::new(huge)]), vec![2, 1, 0]);
+    }
+
+    /// A range that keeps growing batch by batch turns direct indexing off once it passes the
+    /// limit; ids stay those of first sight throughout.
+    #[test]
+    fn growing_range_turns_direct_indexing_off() {
+        let mut keys = GroupKeys::try_new(&[DataType::Int32]).unwrap();
+        let step = 10_000;
+        for batch in 0..10 {
+            let values: Vec<i32> = (0..step).map(|i| batch * step + i).collect();
+            let column: ArrayRef = Arc::new(Int32Array::from(values));
+            let ids = groups_of(&mut keys, vec![column]);
+            let expected: Vec<usize> = (0..step as usize).map(|i| batch as usize * step as usize + i).collect();
+            assert_eq!(ids, expected);
+        }
+        let again: ArrayRef = Arc::new(Int32Array::from(vec![5, 99_999, 100_000]));
+        assert_eq!(groups_of(&mut keys, vec![again]), vec![5, 99_999, 100_000]);
+    }
+
     #[test]
     fn runs_of_one_key_and_typed_output() {
         let mut keys = GroupKeys::try_new(&[DataType::Decimal128(15, 2)]).unwrap();
@@ -649,6 +940,173 @@ mod tests {
         let batch: ArrayRef = Arc::new(Float64Array::from(vec![Some(1.5), None, Some(1.5), Some(-2.0)]));
         assert_eq!(groups_of(&mut keys, vec![batch]), vec![0, 1, 0, 2]);
         assert_eq!(emitted(&keys), ["1.5", "NULL", "-2.0"]);
+    }
+
+    /// First-seen ids of `batches`' keys, the way any table must number them.
+    fn reference_ids<K: Clone + Eq + Hash>(batches: &[Vec<K>]) -> Vec<Vec<usize>> {
+        let mut seen = std::collections::HashMap::new();
+        batches
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|k| {
+                        let next = seen.len();
+                        *seen.entry(k.clone()).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn direct_range_grows_then_turns_off() {
+        let limit = DIRECT_LIMIT;
+        let mut direct = Direct::Empty;
+        assert!(direct.cover(10, 20, limit));
+        assert!(direct.cover(-5, 3, limit), "widening below the base shifts the slots");
+        assert!(matches!(&direct, Direct::On { base: -5, slots } if slots.len() == 26));
+        // Growing downwards again leaves as much room below as the range had.
+        assert!(direct.cover(-6, -6, limit));
+        assert!(matches!(&direct, Direct::On { base: -31, slots } if slots.len() == 52));
+        assert!(!direct.cover(0, limit as i64, limit), "too wide");
+        assert!(matches!(&direct, Direct::On { base: -31, slots } if slots.len() == 52), "unchanged");
+        assert!(!Direct::Off.cover(0, 1, limit), "off for good");
+        let mut direct = Direct::Empty;
+        assert!(!direct.cover(i64::MIN, i64::MAX, limit));
+        let mut direct = Direct::Empty;
+        assert!(direct.cover(i64::MAX - 3, i64::MAX, limit));
+        assert!(!direct.cover(i64::MIN, i64::MIN + 1, limit));
+        // The room below never passes i64::MIN.
+        let mut direct = Direct::Empty;
+        assert!(direct.cover(i64::MIN + 2, i64::MIN + 9, limit));
+        assert!(direct.cover(i64::MIN, i64::MIN, limit));
+        assert!(matches!(&direct, Direct::On { base: i64::MIN, slots } if slots.len() == 10));
+    }
+
+    /// Keys using one value in four (TPC-H order keys) stay directly indexed past
+    /// [`DIRECT_LIMIT`]; sparser ones fall back to hashing, keeping every id, NULL's included.
+    #[test]
+    fn dense_wide_key_ranges_stay_direct() {
+        let mut interner = PrimitiveInterner::<Int64Type>::new(DataType::Int64);
+        let mut reference = std::collections::HashMap::new();
+        let mut check = |interner: &mut PrimitiveInterner<Int64Type>, keys: Vec<Option<i64>>| {
+            let mut out = Vec::new();
+            interner.intern(&(Arc::new(Int64Array::from(keys.clone())) as ArrayRef), &mut out).unwrap();
+            let expected: Vec<usize> = keys
+                .iter()
+                .map(|k| {
+                    let next = reference.len();
+                    *reference.entry(*k).or_insert(next)
+                })
+                .collect();
+            assert_eq!(out, expected);
+        };
+        // Descending batches of 1000 keys, one in four, with a NULL: 400k keys wide in the end.
+        for batch in (0..100i64).rev() {
+            let keys = (0..1000).map(|i| (i != 500).then_some((batch * 1000 + i) * 4)).collect();
+            check(&mut interner, keys);
+        }
+        assert!(matches!(&interner.direct, Direct::On { slots, .. } if slots.len() >= 400_000));
+        assert!(interner.table.table.is_empty(), "the hash table indexes nothing meanwhile");
+        // A key a billion away: hashing from here on, every earlier key still found.
+        check(&mut interner, vec![Some(4_000_000_000), Some(0), None, Some(399_996), Some(-4)]);
+        assert!(matches!(interner.direct, Direct::Off));
+        check(&mut interner, vec![Some(-4), Some(4), Some(4_000_000_000), Some(7)]);
+        // 99,900 keys and NULL, then 4e9, -4 and 7.
+        assert_eq!(interner.len(), 99_901 + 3);
+    }
+
+    /// Small integer keys are looked up by direct indexing until a batch leaves the range; the
+    /// ids stay the first-seen ids throughout, NULL included, and survive a merge.
+    #[test]
+    fn small_integer_keys_leaving_the_direct_range_mid_stream() {
+        let batches: Vec<Vec<Option<i32>>> = vec![
+            vec![Some(5), Some(3), None, Some(5), Some(-2)],
+            vec![None, None],
+            vec![],
+            vec![Some(200), Some(3), Some(-100), None, Some(7)],
+            // Leaves the direct range: hashing from here on.
+            vec![Some(3), Some(1 << 20), Some(-2), Some(i32::MIN), None],
+            vec![Some(5), Some(6), Some(1 << 20)],
+        ];
+        let expected = reference_ids(&batches);
+        let mut keys = GroupKeys::try_new(&[DataType::Int32]).unwrap();
+        for (batch, expected) in batches.iter().zip(&expected) {
+            let column: ArrayRef = Arc::new(Int32Array::from(batch.clone()));
+            assert_eq!(&groups_of(&mut keys, vec![column]), expected, "{batch:?}");
+        }
+        let emitted_keys = emitted(&keys);
+        assert_eq!(emitted_keys[..4], ["5", "3", "NULL", "-2"]);
+        assert_eq!(emitted_keys.len(), 10);
+        // A fresh direct table merging the hashed one finds every key where the emit put it.
+        let mut global = GroupKeys::try_new(&[DataType::Int32]).unwrap();
+        groups_of(&mut global, vec![Arc::new(Int32Array::from(vec![Some(6), None]))]);
+        let mut mapping = Vec::new();
+        global.merge(&keys, &mut mapping).unwrap();
+        let merged = emitted(&global);
+        for (id, key) in emitted_keys.iter().enumerate() {
+            assert_eq!(&merged[mapping[id]], key);
+        }
+        assert_eq!(global.len(), 10);
+        // Unsigned keys beyond i64 turn the direct table off instead of wrapping.
+        let mut wide = GroupKeys::try_new(&[DataType::UInt64]).unwrap();
+        let big: ArrayRef = Arc::new(UInt64Array::from(vec![u64::MAX, 0, u64::MAX, 1]));
+        assert_eq!(groups_of(&mut wide, vec![big]), vec![0, 1, 0, 2]);
+        let small: ArrayRef = Arc::new(UInt64Array::from(vec![1, 0, 9]));
+        assert_eq!(groups_of(&mut wide, vec![small]), vec![2, 1, 3]);
+    }
+
+    /// Few combinations of packed keys over many rows (q01's flags) go through the per-batch
+    /// memo; ids are the first-seen ids of the combinations, NULLs included, across batches.
+    #[test]
+    fn packed_keys_with_few_combinations_use_the_memo() {
+        let mut keys = GroupKeys::try_new(&[DataType::Utf8, DataType::Utf8, DataType::Int32]).unwrap();
+        let flags = ["A", "N", "R"];
+        let mut batches = Vec::new();
+        for batch in 0..3usize {
+            let rows: Vec<(Option<&str>, Option<&str>, Option<i32>)> = (0..500usize)
+                .map(|i| {
+                    let j = i * 7 + batch * 11;
+                    let flag = (j % 13 != 0).then_some(flags[j % 3]);
+                    let status = if j % 4 == 0 { "F" } else { "OO" };
+                    (flag, Some(status), (j % 5 != 0).then_some((j % 2) as i32))
+                })
+                .collect();
+            batches.push(rows);
+        }
+        let expected = reference_ids(&batches);
+        for (rows, expected) in batches.iter().zip(&expected) {
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+                Arc::new(Int32Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+            ];
+            assert_eq!(&groups_of(&mut keys, columns), expected);
+        }
+        assert_eq!(keys.len(), expected.iter().flatten().max().unwrap() + 1);
+        assert!(keys.len() > 12, "most of the 4 x 2 x 3 combinations occur");
+    }
+
+    /// One-byte text values take the byte-indexed path; longer ones, '' and NULL do not, and
+    /// a batch mixing them numbers every value the same.
+    #[test]
+    fn one_byte_text_keys() {
+        let batches: Vec<Vec<Option<&str>>> = vec![
+            vec![Some("N"), Some("R"), Some("N"), Some("A")],
+            vec![Some("A"), None, Some(""), Some("NN"), Some("N"), Some("é")],
+            vec![Some("R"), Some("R"), Some("x")],
+            vec![Some("NN"), Some("x"), None],
+        ];
+        let expected = reference_ids(&batches);
+        let mut keys = GroupKeys::try_new(&[DataType::Utf8]).unwrap();
+        for (batch, expected) in batches.iter().zip(&expected) {
+            let column: ArrayRef = Arc::new(StringArray::from(batch.clone()));
+            assert_eq!(&groups_of(&mut keys, vec![column]), expected, "{batch:?}");
+        }
+        // A sliced column (offsets not starting at 0) still reads its own bytes.
+        let column: ArrayRef = Arc::new(StringArray::from(vec!["q", "x", "N", "z"]).slice(1, 2));
+        assert_eq!(groups_of(&mut keys, vec![column]), vec![7, 0]);
+        assert_eq!(emitted(&keys), ["N", "R", "A", "NULL", "", "NN", "é", "x"]);
     }
 
     /// Many groups spread over several workers' tables merge into one set, whatever the table.

@@ -224,6 +224,9 @@ impl GroupedState {
             (Some(keys), Some(other_keys)) => keys.merge(other_keys, &mut mapping)?,
             _ => mapping.push(0),
         }
+        // The mapping is all that is left to know of the other keys: free them before the
+        // accumulator states are materialised (q18: 750k keys a worker).
+        other.keys = None;
         let total_groups = self.num_groups();
         for (accumulator, other) in self.accumulators.iter_mut().zip(&mut other.accumulators) {
             accumulator.merge_state(&other.state()?, &mapping, total_groups)?;

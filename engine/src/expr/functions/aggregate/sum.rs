@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, PrimitiveArray};
 use arrow::buffer::NullBuffer;
-use arrow::datatypes::{ArrowPrimitiveType, DataType, Decimal128Type, Int64Type};
+use arrow::datatypes::{ArrowPrimitiveType, DataType, Decimal128Type, Int16Type, Int32Type, Int64Type, Int8Type};
 
 use crate::error::{EngineError, Result};
 use crate::expr::cast::cast_array;
@@ -16,12 +16,19 @@ use crate::plan::types::{sql_type_name, MAX_DECIMAL_PRECISION};
 /// (floats never overflow: they go to infinity, as in PostgreSQL).
 pub(crate) trait FlaggedAdd: Copy {
     fn add_flagged(self, other: Self) -> (Self, bool);
+    /// An integer input value in the sum type (exact for the integer sums that use it).
+    fn from_i64(value: i64) -> Self;
 }
 
 impl FlaggedAdd for i64 {
     #[inline]
     fn add_flagged(self, other: Self) -> (Self, bool) {
         self.overflowing_add(other)
+    }
+
+    #[inline]
+    fn from_i64(value: i64) -> Self {
+        value
     }
 }
 
@@ -30,6 +37,11 @@ impl FlaggedAdd for i128 {
     fn add_flagged(self, other: Self) -> (Self, bool) {
         self.overflowing_add(other)
     }
+
+    #[inline]
+    fn from_i64(value: i64) -> Self {
+        value as i128
+    }
 }
 
 impl FlaggedAdd for f64 {
@@ -37,12 +49,19 @@ impl FlaggedAdd for f64 {
     fn add_flagged(self, other: Self) -> (Self, bool) {
         (self + other, false)
     }
+
+    #[inline]
+    fn from_i64(value: i64) -> Self {
+        value as f64
+    }
 }
 
 /// Running sums and counts per group; a group with count 0 has no sum (NULL).
+///
+/// A group's sum and count sit side by side: the batch loop touches one slot (one bounds
+/// check, one cache line) per row instead of two vectors.
 struct Sums<T: ArrowPrimitiveType> {
-    sums: Vec<T::Native>,
-    counts: Vec<i64>,
+    groups: Vec<(T::Native, i64)>,
     sum_type: DataType,
 }
 
@@ -51,49 +70,44 @@ where
     T::Native: FlaggedAdd,
 {
     fn new(sum_type: DataType) -> Self {
-        Sums { sums: Vec::new(), counts: Vec::new(), sum_type }
+        Sums { groups: Vec::new(), sum_type }
     }
 
     fn grow(&mut self, total_groups: usize) {
-        let n = total_groups.max(self.sums.len());
-        self.sums.resize(n, T::Native::default());
-        self.counts.resize(n, 0);
+        let n = total_groups.max(self.groups.len());
+        self.groups.resize(n, (T::Native::default(), 0));
     }
 
     /// Adds `values` (any type castable to the sum type) to their groups; `counts` gives each
     /// row's weight when merging partial states (otherwise every row counts once). One typed
     /// loop per batch; overflow is flagged, not checked per element, and reported after it.
+    /// Narrower integers are widened inside the loop rather than cast into a copy first.
     fn add(&mut self, values: &ArrayRef, group_indices: &[usize], counts: Option<&Int64Array>) -> Result<()> {
-        let values = match (values.data_type(), &self.sum_type) {
+        let widen = |v: i64| T::Native::from_i64(v);
+        let overflow = match (values.data_type(), &self.sum_type) {
             // Same scale: widening the precision leaves the values as they are.
-            (DataType::Decimal128(_, from), DataType::Decimal128(_, to)) if from == to => values.clone(),
-            _ => cast_array(values, &self.sum_type, false)?,
-        };
-        let values = values.as_primitive::<T>();
-        let (sums, group_counts) = (&mut self.sums, &mut self.counts);
-        let mut overflow = false;
-        let nulls = values.nulls().filter(|n| n.null_count() > 0);
-        match (nulls, counts) {
-            (None, None) => {
-                for (&g, &v) in group_indices.iter().zip(values.values().iter()) {
-                    let (sum, o) = sums[g].add_flagged(v);
-                    sums[g] = sum;
-                    overflow |= o;
-                    group_counts[g] += 1;
-                }
+            (DataType::Decimal128(_, from), DataType::Decimal128(_, to)) if from == to => {
+                self.accumulate(values.as_primitive::<T>(), group_indices, counts, |v| v)
+            }
+            (from, to) if from == to => self.accumulate(values.as_primitive::<T>(), group_indices, counts, |v| v),
+            // Signed integers into a BIGINT sum or an exact DECIMAL(38,0) one (`avg`).
+            (DataType::Int64, DataType::Int64 | DataType::Decimal128(_, 0)) => {
+                self.accumulate(values.as_primitive::<Int64Type>(), group_indices, counts, widen)
+            }
+            (DataType::Int32, DataType::Int64 | DataType::Decimal128(_, 0)) => {
+                self.accumulate(values.as_primitive::<Int32Type>(), group_indices, counts, |v| widen(v as i64))
+            }
+            (DataType::Int16, DataType::Int64 | DataType::Decimal128(_, 0)) => {
+                self.accumulate(values.as_primitive::<Int16Type>(), group_indices, counts, |v| widen(v as i64))
+            }
+            (DataType::Int8, DataType::Int64 | DataType::Decimal128(_, 0)) => {
+                self.accumulate(values.as_primitive::<Int8Type>(), group_indices, counts, |v| widen(v as i64))
             }
             _ => {
-                for (i, (&g, &v)) in group_indices.iter().zip(values.values().iter()).enumerate() {
-                    if nulls.is_some_and(|n| n.is_null(i)) {
-                        continue;
-                    }
-                    let (sum, o) = sums[g].add_flagged(v);
-                    sums[g] = sum;
-                    overflow |= o;
-                    group_counts[g] += counts.map_or(1, |c| c.value(i));
-                }
+                let values = cast_array(values, &self.sum_type, false)?;
+                self.accumulate(values.as_primitive::<T>(), group_indices, counts, |v| v)
             }
-        }
+        };
         if overflow {
             return Err(EngineError::NumericOverflow {
                 operation: format!("sum of {}", sql_type_name(&self.sum_type)),
@@ -102,11 +116,49 @@ where
         Ok(())
     }
 
-    /// The sums (NULL where a group had no rows), taking them out.
+    /// The batch loop of [`Sums::add`] over values of type `V`; whether a sum overflowed.
+    #[inline]
+    fn accumulate<V: ArrowPrimitiveType>(
+        &mut self,
+        values: &PrimitiveArray<V>,
+        group_indices: &[usize],
+        counts: Option<&Int64Array>,
+        widen: impl Fn(V::Native) -> T::Native,
+    ) -> bool {
+        let groups = &mut self.groups;
+        let mut overflow = false;
+        let nulls = values.nulls().filter(|n| n.null_count() > 0);
+        match (nulls, counts) {
+            (None, None) => {
+                for (&g, &v) in group_indices.iter().zip(values.values().iter()) {
+                    let slot = &mut groups[g];
+                    let (sum, o) = slot.0.add_flagged(widen(v));
+                    slot.0 = sum;
+                    slot.1 += 1;
+                    overflow |= o;
+                }
+            }
+            _ => {
+                for (i, (&g, &v)) in group_indices.iter().zip(values.values().iter()).enumerate() {
+                    if nulls.is_some_and(|n| n.is_null(i)) {
+                        continue;
+                    }
+                    let slot = &mut groups[g];
+                    let (sum, o) = slot.0.add_flagged(widen(v));
+                    slot.0 = sum;
+                    slot.1 += counts.map_or(1, |c| c.value(i));
+                    overflow |= o;
+                }
+            }
+        }
+        overflow
+    }
+
+    /// The sums (NULL where a group had no rows); the groups stay (see [`Sums::take_counts`]).
     fn take_sums(&mut self) -> Result<PrimitiveArray<T>> {
-        let nulls = NullBuffer::from(self.counts.iter().map(|&c| c > 0).collect::<Vec<_>>());
-        let sums = PrimitiveArray::<T>::new(std::mem::take(&mut self.sums).into(), Some(nulls))
-            .with_data_type(self.sum_type.clone());
+        let nulls = NullBuffer::from(self.groups.iter().map(|&(_, c)| c > 0).collect::<Vec<_>>());
+        let sums: Vec<T::Native> = self.groups.iter().map(|&(s, _)| s).collect();
+        let sums = PrimitiveArray::<T>::new(sums.into(), Some(nulls)).with_data_type(self.sum_type.clone());
         if let DataType::Decimal128(p, _) = self.sum_type {
             // An i128 holds a little more than 38 digits; more than that is an overflow.
             sums.as_any()
@@ -118,8 +170,9 @@ where
         Ok(sums)
     }
 
+    /// The counts, taking the groups out.
     fn take_counts(&mut self) -> Int64Array {
-        Int64Array::from(std::mem::take(&mut self.counts))
+        Int64Array::from_iter_values(std::mem::take(&mut self.groups).into_iter().map(|(_, c)| c))
     }
 }
 
@@ -156,7 +209,7 @@ where
 
     fn evaluate(&mut self) -> Result<ArrayRef> {
         let sums = self.sums.take_sums()?;
-        self.sums.counts.clear();
+        self.sums.groups.clear();
         Ok(Arc::new(sums))
     }
 }

@@ -188,3 +188,85 @@ fn decimal_sums_overflow_with_an_error_and_merge_weighted() {
     // Group 0: (-1.00 + 3.00) / 2 = 1.00 (b had only a NULL); group 1: 4.00 / 1.
     assert_eq!(out.as_primitive::<Decimal128Type>().iter().collect::<Vec<_>>(), vec![Some(1_000_000), Some(4_000_000)]);
 }
+
+/// Narrow integers are widened inside the sum loop (no cast copy): NULLs skipped, negative
+/// values kept, partial states merged with their counts.
+#[test]
+fn sum_and_avg_of_narrow_integers() {
+    use arrow::array::{Int16Array, Int8Array};
+    let columns: Vec<(DataType, ArrayRef)> = vec![
+        (DataType::Int8, Arc::new(Int8Array::from(vec![Some(-128), None, Some(127), Some(-1), Some(3)]))),
+        (DataType::Int16, Arc::new(Int16Array::from(vec![Some(-32768), None, Some(32767), Some(-1), Some(3)]))),
+        (DataType::Int32, ints(&[Some(i32::MIN), None, Some(i32::MAX), Some(-1), Some(3)])),
+        (DataType::Int64, Arc::new(Int64Array::from(vec![Some(i64::MIN / 2), None, Some(7), Some(-1), Some(3)]))),
+    ];
+    let groups = [0, 0, 1, 1, 2];
+    for (t, column) in columns {
+        let value = |i: usize| match t {
+            DataType::Int8 => column.as_primitive::<arrow::datatypes::Int8Type>().value(i) as i64,
+            DataType::Int16 => column.as_primitive::<arrow::datatypes::Int16Type>().value(i) as i64,
+            DataType::Int32 => column.as_primitive::<arrow::datatypes::Int32Type>().value(i) as i64,
+            _ => column.as_primitive::<Int64Type>().value(i),
+        };
+        // Two workers' partial states of `sum` and `avg` merged into a final one.
+        let mut sum = accumulator("sum", std::slice::from_ref(&t), false);
+        let mut avg = accumulator("avg", std::slice::from_ref(&t), false);
+        let (mut final_sum, mut final_avg) = (sum_final(&t), avg_final(&t));
+        for (rows, ids) in [((0, 3), &groups[..3]), ((3, 2), &groups[3..])] {
+            let part = column.slice(rows.0, rows.1);
+            sum.update(std::slice::from_ref(&part), ids, 3).unwrap();
+            avg.update(std::slice::from_ref(&part), ids, 3).unwrap();
+            final_sum.merge_state(&sum.state().unwrap(), &[0, 1, 2], 3).unwrap();
+            final_avg.merge_state(&avg.state().unwrap(), &[0, 1, 2], 3).unwrap();
+            sum = accumulator("sum", std::slice::from_ref(&t), false);
+            avg = accumulator("avg", std::slice::from_ref(&t), false);
+        }
+        let expected_sums = [Some(value(0)), Some(value(2) + value(3)), Some(value(4))];
+        assert_eq!(i64s(&final_sum.evaluate().unwrap()), expected_sums, "{t}");
+        let avgs: Vec<Option<f64>> = final_avg.evaluate().unwrap().as_primitive::<Float64Type>().iter().collect();
+        let expected_avgs = [value(0) as f64, (value(2) + value(3)) as f64 / 2.0, value(4) as f64];
+        assert_eq!(avgs, expected_avgs.map(Some), "{t}");
+    }
+
+    fn sum_final(t: &DataType) -> Box<dyn GroupsAccumulator> {
+        accumulator("sum", std::slice::from_ref(t), false)
+    }
+    fn avg_final(t: &DataType) -> Box<dyn GroupsAccumulator> {
+        accumulator("avg", std::slice::from_ref(t), false)
+    }
+}
+
+/// DECIMAL sums over one to nine groups, small and beyond-`i64` values, batches with and
+/// without NULLs: exact sums, and a group without rows stays NULL.
+#[test]
+fn decimal_sums_over_few_and_many_groups() {
+    let t = DataType::Decimal128(38, 2);
+    for (groups, magnitude) in [(1usize, 1i128), (3, 1 << 40), (4, 1 << 50), (4, 10i128.pow(30)), (9, 12345)] {
+        // The last group gets no rows (unless it is the only one).
+        let used = groups.saturating_sub(1).max(1);
+        let mut sum = accumulator("sum", std::slice::from_ref(&t), false);
+        let mut expected = vec![None::<i128>; groups];
+        for batch in 0..3i128 {
+            let rows = 1000 + batch as usize;
+            let ids: Vec<usize> = (0..rows).map(|i| (i * 7 + i / 3) % used).collect();
+            let values: Vec<Option<i128>> = (0..rows as i128)
+                .map(|i| match (i + batch) % 5 {
+                    0 => Some(-magnitude),
+                    4 if batch == 2 => None,
+                    k => Some(magnitude / (k + 1) + i),
+                })
+                .collect();
+            for (id, v) in ids.iter().zip(&values) {
+                if let Some(v) = v {
+                    expected[*id] = Some(expected[*id].unwrap_or(0) + v);
+                }
+            }
+            let column: ArrayRef = Arc::new(Decimal128Array::from(values).with_precision_and_scale(38, 2).unwrap());
+            sum.update(&[column], &ids, groups).unwrap();
+        }
+        let out = sum.evaluate().unwrap();
+        let sums: Vec<Option<i128>> = out.as_primitive::<Decimal128Type>().iter().collect();
+        assert_eq!(sums, expected, "{groups} groups, magnitude {magnitude}");
+        assert_eq!(sums[groups - 1].is_none(), groups > 1);
+    }
+}
