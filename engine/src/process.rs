@@ -11,8 +11,13 @@
 /// zeroed. This is the same switch as mimalloc's `MIMALLOC_ALLOW_THP=0`, applied in code so
 /// that no environment variable is needed (mimalloc reads those before `main`).
 ///
-/// Failure is harmless (an old kernel, or not Linux): the process just keeps THP.
+/// Failure is harmless (an old kernel, or not Linux): the process just keeps THP. Setting
+/// `TARN_KEEP_THP` keeps THP on, for A/B measurements (benches/RESULTS.md has one: the same
+/// warm geomean, 50–100 MiB more per query with THP).
 pub fn disable_transparent_huge_pages() {
+    if std::env::var_os("TARN_KEEP_THP").is_some() {
+        return;
+    }
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes an integer flag and touches no memory of ours.
     unsafe {
