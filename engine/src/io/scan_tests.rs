@@ -787,3 +787,27 @@ fn dictionary_filtering_matches_row_filtering_on_every_chunk_kind() {
         assert_eq!(reference.schema(), plan.schema);
     }
 }
+
+#[test]
+fn conjuncts_narrow_the_batch_as_they_go_and_keep_exact_answers() {
+    let mut f = fixture();
+    f.ctx.batch_size = 256;
+    let t = late_table(&f);
+    // qty = 3 keeps a tenth (NULL qty fails), so the next two conjuncts run on the survivors;
+    // price >= 600 then keeps most of those, and id <> 1003 one fewer.
+    let filters = vec![
+        cmp(1, BinaryOp::Eq, ScalarValue::Int64(Some(3))),
+        cmp(3, BinaryOp::GtEq, ScalarValue::Int64(Some(600))),
+        cmp(0, BinaryOp::NotEq, ScalarValue::Int64(Some(1003))),
+    ];
+    let (out, _) = run_both_ways(&f, &scan(t.clone(), vec![0], filters, vec![]), &[]);
+    let expected: Vec<Option<i64>> =
+        (200..3000).filter(|i| i % 10 == 3 && i % 13 != 0 && *i != 1003).map(Some).collect();
+    assert_eq!(col_i64(&out, 0), expected);
+
+    // A constant FALSE conjunct after a narrowing one empties every batch.
+    let filters =
+        vec![cmp(1, BinaryOp::Eq, ScalarValue::Int64(Some(3))), Expr::Literal(ScalarValue::Boolean(Some(false)))];
+    let (out, _) = run_both_ways(&f, &scan(t, vec![0], filters, vec![]), &[]);
+    assert_eq!(out.num_rows(), 0);
+}

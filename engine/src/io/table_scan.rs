@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions, StringArray};
+use arrow::buffer::BooleanBuffer;
 use arrow::compute::{and, cast_with_options, filter_record_batch, CastOptions};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
@@ -671,9 +672,33 @@ impl OpenedScan {
 
     /// Adds partition constants to a decoded batch, applies the filters (but the conjuncts at
     /// positions `applied`, which the decoder applied already) and projects.
+    ///
+    /// The conjuncts narrow the batch as they go: once the rows still passing are at most half
+    /// of it, the batch is filtered and the remaining conjuncts see only those rows (q06's date
+    /// range keeps a seventh of lineitem, so its three other comparisons run on a seventh). A
+    /// mask that keeps more is only combined, since copying every column for it would cost more
+    /// than the comparisons it saves.
     fn finish_batch(&self, data: RecordBatch, constants: &[ScalarValue], applied: &[usize]) -> Result<RecordBatch> {
         let mut batch = self.with_constants(data, constants)?;
-        if let Some(mask) = self.row_mask(&batch, applied)? {
+        let mut pending = self.runtime.row_mask(&batch)?;
+        if let Some(mask) = &pending {
+            // `true_count` counts valid set bits only: a NULL (a NULL key) is dropped too.
+            ScanMetrics::add(&self.metrics.rows_runtime_filtered, (mask.len() - mask.true_count()) as u64);
+        }
+        for (_, filter) in self.filters.iter().enumerate().filter(|(i, _)| !applied.contains(i)) {
+            if let Some(mask) = pending.take_if(|m| m.true_count() * 2 <= m.len()) {
+                batch = filter_record_batch(&batch, &mask)?;
+            }
+            if batch.num_rows() == 0 {
+                break;
+            }
+            let Some(current) = evaluate_filter(filter, &batch)? else { continue };
+            pending = Some(match pending {
+                Some(m) => and(&m, &current)?,
+                None => current,
+            });
+        }
+        if let Some(mask) = pending.filter(|m| m.null_count() > 0 || m.true_count() < m.len()) {
             batch = filter_record_batch(&batch, &mask)?;
         }
         self.project(&batch)
@@ -732,27 +757,30 @@ impl OpenedScan {
     fn filter_mask(&self, batch: &RecordBatch, applied: &[usize]) -> Result<Option<BooleanArray>> {
         let mut mask: Option<BooleanArray> = None;
         for (_, filter) in self.filters.iter().enumerate().filter(|(i, _)| !applied.contains(i)) {
-            let current = match filter.evaluate(batch)? {
-                ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))) => continue,
-                ColumnarValue::Scalar(ScalarValue::Boolean(_) | ScalarValue::Null) => {
-                    return Ok(Some(BooleanArray::from(vec![false; batch.num_rows()])))
-                }
-                ColumnarValue::Scalar(other) => {
-                    return Err(EngineError::execution(format!("scan filter {filter} gave {other}, not a boolean")))
-                }
-                ColumnarValue::Array(array) => match array.data_type() {
-                    DataType::Boolean => array.as_boolean().clone(),
-                    other => {
-                        return Err(EngineError::execution(format!("scan filter {filter} gave {other}, not a boolean")))
-                    }
-                },
-            };
+            let Some(current) = evaluate_filter(filter, batch)? else { continue };
             mask = Some(match mask {
                 Some(m) => and(&m, &current)?,
                 None => current,
             });
         }
         Ok(mask.filter(|m| m.null_count() > 0 || m.true_count() < m.len()))
+    }
+}
+
+/// The rows of `batch` passing `filter` (NULL: fails); `None` when it is the constant TRUE.
+fn evaluate_filter(filter: &PhysicalExprRef, batch: &RecordBatch) -> Result<Option<BooleanArray>> {
+    match filter.evaluate(batch)? {
+        ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))) => Ok(None),
+        ColumnarValue::Scalar(ScalarValue::Boolean(_) | ScalarValue::Null) => {
+            Ok(Some(BooleanArray::from(BooleanBuffer::new_unset(batch.num_rows()))))
+        }
+        ColumnarValue::Scalar(other) => {
+            Err(EngineError::execution(format!("scan filter {filter} gave {other}, not a boolean")))
+        }
+        ColumnarValue::Array(array) => match array.data_type() {
+            DataType::Boolean => Ok(Some(array.as_boolean().clone())),
+            other => Err(EngineError::execution(format!("scan filter {filter} gave {other}, not a boolean"))),
+        },
     }
 }
 
