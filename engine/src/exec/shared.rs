@@ -16,10 +16,10 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
-use crate::exec::collect::{BatchCollector, GatheredBatches};
+use crate::exec::collect::CollectSink;
 use crate::exec::memory::BatchMorsels;
 use crate::exec::pipeline::{lock, ExecContext, LocalSink, Morsels, Sink, Source};
-use crate::exec::rebatch::{coalesce, split};
+use crate::exec::rebatch::split;
 
 /// The batches of one shared subplan, filled when its stage finalizes.
 pub struct SharedResult {
@@ -35,32 +35,32 @@ impl SharedResult {
     }
 }
 
-/// Collects a shared subplan's rows and publishes them to its readers.
+/// Collects a shared subplan's rows (as a [`CollectSink`] does) and publishes them to its readers.
 pub struct SharedSink {
     result: Arc<SharedResult>,
-    batch_size: usize,
-    batches: GatheredBatches,
+    rows: CollectSink,
 }
 
 impl SharedSink {
     pub fn new(result: Arc<SharedResult>, batch_size: usize) -> SharedSink {
-        SharedSink { result, batch_size, batches: GatheredBatches::default() }
+        let rows = CollectSink::new(result.schema.clone(), batch_size, "Shared");
+        SharedSink { result, rows }
     }
 }
 
 impl Sink for SharedSink {
     fn local(&self) -> Box<dyn LocalSink> {
-        Box::new(BatchCollector::default())
+        self.rows.local()
     }
 
     fn combine(&self, local: Box<dyn LocalSink>) -> Result<()> {
-        self.batches.combine(local)
+        self.rows.combine(local)
     }
 
     /// Publishes the (coalesced) rows to the readers and also returns them, so the stage reports
     /// its output rows like any other; both hold the same buffers.
     fn finalize(&self) -> Result<Vec<RecordBatch>> {
-        let batches = coalesce(&self.result.schema, self.batches.take()?, self.batch_size)?;
+        let batches = self.rows.finalize()?;
         *lock(&self.result.batches)? = Some(batches.clone());
         Ok(batches)
     }
