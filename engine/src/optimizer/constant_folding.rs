@@ -17,6 +17,17 @@ use crate::plan::{BinaryOp, Expr, LogicalPlan, ScalarValue};
 /// Functions whose value changes per call, which folding must leave alone.
 pub(crate) const VOLATILE_FUNCTIONS: &[&str] = &["random", "rand", "uuid", "gen_random_uuid"];
 
+/// Whether `e` gives the same value wherever and however often it is evaluated: no volatile
+/// function, no subquery, no outer reference. Rules that copy or move an expression (OR hulls,
+/// shared subplans) need this.
+pub(crate) fn repeatable(e: &Expr) -> bool {
+    match e {
+        Expr::Function { name, .. } if VOLATILE_FUNCTIONS.contains(&name.as_str()) => false,
+        Expr::Subquery(_) | Expr::OuterColumn { .. } => false,
+        other => other.children().into_iter().all(repeatable),
+    }
+}
+
 pub struct ConstantFolding;
 
 impl Rule for ConstantFolding {

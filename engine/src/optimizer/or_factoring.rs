@@ -13,6 +13,7 @@
 //! only done in filters, where a row failing or being NULL are the same.
 
 use crate::error::Result;
+use crate::optimizer::constant_folding::repeatable;
 use crate::optimizer::tree::{map_expressions, transform_up};
 use crate::optimizer::{OptimizerContext, Rule};
 use crate::plan::{BinaryOp, Expr, LogicalPlan};
@@ -85,7 +86,7 @@ fn column_hulls(branches: &[Vec<Expr>]) -> Vec<Expr> {
 }
 
 /// The one column `e` reads, when it reads exactly one and evaluating it again elsewhere gives
-/// the same answer (no `random()`, no subquery or outer reference).
+/// the same answer ([`repeatable`]).
 fn single_column(e: &Expr) -> Option<usize> {
     if !repeatable(e) {
         return None;
@@ -97,15 +98,6 @@ fn single_column(e: &Expr) -> Option<usize> {
     match columns.as_slice() {
         [only] => Some(*only),
         _ => None,
-    }
-}
-
-/// Whether `e` gives the same value wherever it is evaluated.
-fn repeatable(e: &Expr) -> bool {
-    match e {
-        Expr::Subquery(_) | Expr::OuterColumn { .. } => false,
-        Expr::Function { name, .. } if name == "random" => false,
-        other => other.children().into_iter().all(repeatable),
     }
 }
 
@@ -199,6 +191,11 @@ mod tests {
             Expr::Function { name: "random".into(), args: vec![], return_type: arrow::datatypes::DataType::Float64 };
         let volatile = |branch: Expr| Expr::binary(Expr::Column(1), BinaryOp::Gt, random.clone()).and(branch);
         let predicate = or(volatile(col(4)), volatile(col(5)));
+        assert_eq!(with_hulls(predicate.clone()), predicate);
+        // Every volatile function counts, not only random(): a uuid() compared twice differs.
+        let uuid = Expr::Function { name: "uuid".into(), args: vec![], return_type: arrow::datatypes::DataType::Utf8 };
+        let fresh = |branch: Expr| Expr::binary(Expr::Column(2), BinaryOp::Eq, uuid.clone()).and(branch);
+        let predicate = or(fresh(col(4)), fresh(col(5)));
         assert_eq!(with_hulls(predicate.clone()), predicate);
     }
 

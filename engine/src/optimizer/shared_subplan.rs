@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 use crate::error::Result;
-use crate::optimizer::constant_folding::VOLATILE_FUNCTIONS;
+use crate::optimizer::constant_folding::repeatable;
 use crate::optimizer::tree::map_inputs;
 use crate::optimizer::{OptimizerContext, Rule};
 use crate::plan::{Expr, LogicalPlan};
@@ -178,15 +178,6 @@ impl Summary {
             }
             self.add(input);
         }
-    }
-}
-
-/// Whether `expr` evaluates the same on every run over the same rows.
-fn repeatable(expr: &Expr) -> bool {
-    match expr {
-        Expr::Function { name, .. } if VOLATILE_FUNCTIONS.contains(&name.as_str()) => false,
-        Expr::Subquery(_) | Expr::OuterColumn { .. } => false,
-        other => other.children().into_iter().all(repeatable),
     }
 }
 
