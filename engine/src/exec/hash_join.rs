@@ -181,10 +181,16 @@ impl BuildChunk {
         };
         let mut keys = cast_keys(evaluate_columns(&shared.spec.right_keys, &batch)?, encoder)?;
         let nulls = key_nulls(&keys);
-        let (hashes, encoded) = encoder.encode(&keys)?;
         // A key set (an existence-only join on one integer key) needs no build row numbers.
-        let with_rows = !(shared.existence_only() && encoder.layout() == KeyLayout::Integer);
-        let hashes = ChunkHashes::new(hashes, nulls.as_ref(), with_rows)?;
+        let integer = encoder.layout() == KeyLayout::Integer;
+        let with_rows = !(shared.existence_only() && integer);
+        let (hashes, encoded) = if integer {
+            // Kept as values: `KeyIndex::build` hashes them only if they are not dense.
+            (ChunkHashes::integers(encoder.integer_values(&keys)?, nulls.as_ref(), with_rows)?, EncodedKeys::Integer)
+        } else {
+            let (hashes, encoded) = encoder.encode(&keys)?;
+            (ChunkHashes::new(hashes, nulls.as_ref(), with_rows)?, encoded)
+        };
         if shared.spec.runtime_filters.is_empty() {
             keys.clear();
         }

@@ -10,11 +10,17 @@
 //! semi, anti and mark joins). Keys are compared as the signed 64-bit patterns the key encoder
 //! makes, so `key - min` wraps to a huge index for any key below `min`: one unsigned comparison
 //! rejects keys on both sides of the range.
+//!
+//! The build reads the keys' values in row order (the build sink keeps one integer key as
+//! values, not hashes), so a build side sorted by its key fills the table front to back; a
+//! large build splits the table into one slot range per worker, each walking every entry.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::buffer::NullBuffer;
+use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
-use crate::exec::join_keys::unhash_integer;
 
 /// Slots a table may spend per indexed build row (4 bytes each): at 4, a dense table needs at
 /// most the 16 bytes a row a hash table needs for its slots alone.
@@ -34,9 +40,27 @@ const MIN_BITS: u64 = 1 << 16;
 /// most `u32::MAX` rows).
 const EMPTY: u32 = u32::MAX;
 
-/// The build entries of one chunk: key hashes (as the key encoder made them for an integer
-/// key), the rows within the chunk (empty for a key set) and the chunk's first build row.
-pub type Part<'a> = (&'a [u64], &'a [u32], u32);
+/// The build entries of one chunk: its non-NULL keys' values (`KeyEncoder::integer_values`)
+/// in row order, the row of each (`None`: entry `i` is row `i`; unused for a key set) and the
+/// chunk's first build row.
+pub struct Part<'a> {
+    pub keys: &'a [u64],
+    pub rows: Option<&'a [u32]>,
+    pub first: u32,
+}
+
+impl Part<'_> {
+    /// Each entry's key value and build row, in row order.
+    fn entries(&self) -> impl DoubleEndedIterator<Item = (u64, u32)> + '_ {
+        self.keys.iter().enumerate().map(move |(i, key)| {
+            let row = match self.rows {
+                None => i as u32,
+                Some(rows) => rows[i],
+            };
+            (*key, row + self.first)
+        })
+    }
+}
 
 /// A direct-indexed table over the keys `min..min + len` (as signed 64-bit patterns).
 pub enum DenseIndex {
@@ -51,14 +75,13 @@ pub enum DenseIndex {
 impl DenseIndex {
     /// Indexes `parts` (in build order) directly when their keys are dense enough, `None` when
     /// they are not (or there are none: the hash index handles an empty build). A `set` keeps
-    /// only which keys exist.
+    /// only which keys exist. Every pass walks the parts in row order: build sides sorted by
+    /// their key (most tables by their surrogate key) then touch the table front to back.
     pub fn build(parts: &[Part], set: bool) -> Option<DenseIndex> {
-        let entries = || parts.iter().flat_map(|(hashes, _, _)| hashes.iter().map(|h| unhash_integer(*h) as i64));
-        let count = parts.iter().map(|p| p.0.len() as u64).sum::<u64>();
-        let (min, max) = entries().fold(None, |range: Option<(i64, i64)>, key| match range {
-            None => Some((key, key)),
-            Some((lo, hi)) => Some((lo.min(key), hi.max(key))),
-        })?;
+        let count = parts.iter().map(|p| p.keys.len() as u64).sum::<u64>();
+        // Separate min and max folds over plain slices vectorise.
+        let min = parts.iter().filter_map(|p| p.keys.iter().map(|k| *k as i64).min()).min()?;
+        let max = parts.iter().filter_map(|p| p.keys.iter().map(|k| *k as i64).max()).max()?;
         let span = (max as i128 - min as i128 + 1) as u128;
         let limit = if set { (count * BITS_PER_KEY).max(MIN_BITS) } else { (count * SLOTS_PER_ROW).max(MIN_SLOTS) };
         if span > limit as u128 || span >= EMPTY as u128 {
@@ -66,51 +89,96 @@ impl DenseIndex {
         }
         let min = min as u64;
         let len = span as usize;
-        let slot = |hash: u64| unhash_integer(hash).wrapping_sub(min) as usize;
+        let slot = |key: u64| key.wrapping_sub(min) as usize;
         if set {
             let mut bits = vec![0u64; len.div_ceil(64)];
-            for hash in parts.iter().flat_map(|p| p.0.iter()) {
-                let at = slot(*hash);
+            for key in parts.iter().flat_map(|p| p.keys.iter()) {
+                let at = slot(*key);
                 bits[at / 64] |= 1 << (at % 64);
             }
             return Some(DenseIndex::Set { min, len: len as u64, bits });
         }
-        let rows = || {
-            parts
-                .iter()
-                .flat_map(|(hashes, rows, offset)| hashes.iter().zip(rows.iter()).map(move |(h, r)| (*h, r + offset)))
-        };
-        let mut slots = vec![EMPTY; len];
-        let mut distinct = true;
-        for (hash, row) in rows() {
-            let at = &mut slots[slot(hash)];
-            if *at != EMPTY {
-                distinct = false;
-                break;
+        // One task per slot range, each walking every entry and keeping those in its range:
+        // the ranges' slots (and, for groups, their rows) are disjoint, so no task waits on
+        // another, and each keeps build order within its keys.
+        let tasks = tasks_for(count, len);
+        let mut slots = Vec::with_capacity(len + 1);
+        slots.resize(len, EMPTY);
+        let duplicate = AtomicBool::new(false);
+        split(&mut slots, len, tasks).into_par_iter().for_each(|(lo, range)| {
+            for part in parts {
+                for (key, row) in part.entries() {
+                    let Some(at) = range.get_mut(slot(key).wrapping_sub(lo)) else { continue };
+                    if *at != EMPTY {
+                        duplicate.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    *at = row;
+                }
+                if duplicate.load(Ordering::Relaxed) {
+                    return;
+                }
             }
-            *at = row;
-        }
-        if distinct {
+        });
+        if !duplicate.into_inner() {
             return Some(DenseIndex::Unique { min, slots });
         }
-        drop(slots);
         // Duplicate keys: count the rows a key, turn the counts into each group's end, then
         // lay the rows out backwards, each group's end moving down to its start (no cursor
-        // array next to the starts: the peak stays within what the build side reserved).
-        let mut starts = vec![0u32; len + 1];
-        for (hash, _) in rows() {
-            starts[slot(hash)] += 1;
-        }
-        for i in 1..len {
-            starts[i] += starts[i - 1];
-        }
+        // array next to the starts: the peak stays within what the build side reserved). The
+        // starts reuse the slots' memory, already paged in.
+        let mut starts = slots;
+        starts.fill(0);
+        starts.push(0);
+        split(&mut starts[..len], len, tasks).into_par_iter().for_each(|(lo, range)| {
+            for key in parts.iter().flat_map(|p| p.keys.iter()) {
+                if let Some(at) = range.get_mut(slot(*key).wrapping_sub(lo)) {
+                    *at += 1;
+                }
+            }
+        });
+        // Each range's counts become ends within the range, then are moved past the ranges
+        // before it (a running total in a register: no load waits on the previous store).
+        let mut ranges = split(&mut starts[..len], len, tasks);
+        let totals: Vec<u32> = ranges
+            .par_iter_mut()
+            .map(|(_, range)| {
+                let mut end = 0u32;
+                for at in range.iter_mut() {
+                    end += *at;
+                    *at = end;
+                }
+                end
+            })
+            .collect();
+        let bases: Vec<u32> =
+            totals.iter().scan(0u32, |base, total| Some(std::mem::replace(base, *base + total))).collect();
+        ranges.par_iter_mut().zip(&bases).for_each(|((_, range), base)| {
+            if *base > 0 {
+                range.iter_mut().for_each(|at| *at += base);
+            }
+        });
+        drop(ranges);
         starts[len] = count as u32;
         let mut grouped = vec![0u32; count as usize];
-        for (hash, row) in rows().rev() {
-            let at = &mut starts[slot(hash)];
-            *at -= 1;
-            grouped[*at as usize] = row;
+        // Range `t`'s rows are `grouped[bases[t]..bases[t] + totals[t]]`.
+        let mut row_ranges = Vec::with_capacity(tasks);
+        let mut rest = &mut grouped[..];
+        for total in &totals {
+            let (head, tail) = rest.split_at_mut(*total as usize);
+            row_ranges.push(head);
+            rest = tail;
         }
+        split(&mut starts[..len], len, tasks).into_par_iter().zip(row_ranges).zip(bases).for_each(
+            |(((lo, range), rows), base)| {
+                for (key, row) in parts.iter().rev().flat_map(|p| p.entries().rev()) {
+                    if let Some(at) = range.get_mut(slot(key).wrapping_sub(lo)) {
+                        *at -= 1;
+                        rows[(*at - base) as usize] = row;
+                    }
+                }
+            },
+        );
         Some(DenseIndex::Groups { min, starts, rows: grouped })
     }
 
@@ -186,6 +254,24 @@ impl DenseIndex {
     }
 }
 
+/// Entries a build needs before its passes are split across tasks: below it, one task walks
+/// them in less time than the tasks take to start.
+const ENTRIES_PER_TASK: u64 = 256 * 1024;
+
+/// Tasks (slot ranges) for `count` entries over `len` slots: one per worker when the build is
+/// large, each task still walking every entry.
+fn tasks_for(count: u64, len: usize) -> usize {
+    let workers = rayon::current_num_threads().max(1);
+    let by_entries = (count / ENTRIES_PER_TASK).max(1) as usize;
+    workers.min(by_entries).min(len.max(1))
+}
+
+/// `slots` (of `len` slots) cut into `tasks` consecutive ranges, each with its first slot.
+fn split(slots: &mut [u32], len: usize, tasks: usize) -> Vec<(usize, &mut [u32])> {
+    let width = len.div_ceil(tasks.max(1)).max(1);
+    slots.chunks_mut(width).enumerate().map(|(t, range)| (t * width, range)).collect()
+}
+
 /// `f(row, value)` for every row whose key is not NULL, with the NULL test hoisted out of the
 /// loop when the batch has no NULL key.
 fn for_valid(values: &[u64], nulls: Option<&NullBuffer>, mut f: impl FnMut(usize, u64) -> Result<()>) -> Result<()> {
@@ -207,14 +293,13 @@ fn for_valid(values: &[u64], nulls: Option<&NullBuffer>, mut f: impl FnMut(usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::join_keys::hash_integer;
-
-    fn hashes(keys: &[i64]) -> Vec<u64> {
-        keys.iter().map(|k| hash_integer(*k as u64)).collect()
-    }
 
     fn values(keys: &[i64]) -> Vec<u64> {
         keys.iter().map(|k| *k as u64).collect()
+    }
+
+    fn part<'a>(keys: &'a [u64], rows: &'a [u32], first: u32) -> Part<'a> {
+        Part { keys, rows: Some(rows), first }
     }
 
     /// Every probe row's matches, as (probe row, build rows).
@@ -232,8 +317,8 @@ mod tests {
     #[test]
     fn distinct_keys_with_gaps_and_negative_values_index_their_rows() {
         // Two chunks; the second's rows are numbered after the first's 10 rows.
-        let (first, second) = (hashes(&[-3, 5, 0]), hashes(&[2, -1]));
-        let parts: Vec<Part> = vec![(&first, &[0, 4, 9], 0), (&second, &[1, 3], 10)];
+        let (first, second) = (values(&[-3, 5, 0]), values(&[2, -1]));
+        let parts = [part(&first, &[0, 4, 9], 0), part(&second, &[1, 3], 10)];
         let index = DenseIndex::build(&parts, false).unwrap();
         assert!(index.is_unique());
         let probe = [5, 4, -3, -4, 6, 2, i64::MIN, i64::MAX, 0, -1];
@@ -245,17 +330,71 @@ mod tests {
 
     #[test]
     fn duplicate_keys_group_their_rows_in_build_order() {
-        let (first, second) = (hashes(&[7, 8, 7]), hashes(&[10, 7]));
-        let parts: Vec<Part> = vec![(&first, &[0, 1, 2], 0), (&second, &[0, 1], 3)];
+        let (first, second) = (values(&[7, 8, 7]), values(&[10, 7]));
+        let parts = [part(&first, &[0, 1, 2], 0), part(&second, &[0, 1], 3)];
         let index = DenseIndex::build(&parts, false).unwrap();
         assert!(!index.is_unique() && !index.is_set());
         assert_eq!(matches(&index, &[7, 9, 10, 6, 11, 8], None), [(0, vec![0, 2, 4]), (2, vec![3]), (5, vec![1])]);
     }
 
     #[test]
+    fn parts_without_rows_number_their_entries_in_order() {
+        // The usual chunk without a NULL key: entry `i` is the chunk's row `i`.
+        let (first, second) = (values(&[4, 2, 4]), values(&[3, 2]));
+        let parts = [Part { keys: &first, rows: None, first: 0 }, Part { keys: &second, rows: None, first: 3 }];
+        let index = DenseIndex::build(&parts, false).unwrap();
+        assert_eq!(matches(&index, &[2, 3, 4, 5], None), [(0, vec![1, 4]), (1, vec![3]), (2, vec![0, 2])]);
+    }
+
+    /// Builds large enough to split across four tasks give the rows a one-task build gives:
+    /// each key's rows in build order, keys of every range, a duplicate found in any range.
+    #[test]
+    fn builds_split_across_tasks_keep_every_row_in_build_order() {
+        let entries = 4 * ENTRIES_PER_TASK as i64;
+        // Keys 0..entries/2 twice each, scattered, in three parts (one with explicit rows).
+        let keys = values(&(0..entries).map(|i| (i * 7_919) % (entries / 2)).collect::<Vec<_>>());
+        let third = keys.len() / 3;
+        let rows: Vec<u32> = (0..third as u32).map(|r| r * 2).collect();
+        let parts = [
+            Part { keys: &keys[..third], rows: None, first: 0 },
+            part(&keys[third..2 * third], &rows, third as u32),
+            Part { keys: &keys[2 * third..], rows: None, first: 3 * third as u32 },
+        ];
+        let row_of = |entry: usize| match entry / third {
+            0 => entry as u32,
+            1 => third as u32 + rows[entry - third],
+            _ => 3 * third as u32 + (entry - 2 * third) as u32,
+        };
+        let mut expected = vec![vec![]; entries as usize / 2];
+        for (entry, key) in keys.iter().enumerate() {
+            expected[*key as usize].push(row_of(entry));
+        }
+        let probe: Vec<i64> = (-1..entries / 2 + 1).collect();
+        let want: Vec<(usize, Vec<u32>)> = expected.into_iter().enumerate().map(|(k, rows)| (k + 1, rows)).collect();
+        let split = crate::exec::testing::on_pool(4, || {
+            assert_eq!(tasks_for(entries as u64, entries as usize / 2), 4);
+            DenseIndex::build(&parts, false).unwrap()
+        });
+        assert!(!split.is_unique());
+        assert_eq!(matches(&split, &probe, None), want);
+        // Distinct keys, then the same keys with one duplicate as the very last entry.
+        let distinct = values(&(0..entries).map(|i| (i * 7_919) % entries).collect::<Vec<_>>());
+        let mut repeated = distinct.clone();
+        repeated.push(distinct[0]);
+        crate::exec::testing::on_pool(4, || {
+            let unique = DenseIndex::build(&[Part { keys: &distinct, rows: None, first: 0 }], false).unwrap();
+            assert!(unique.is_unique());
+            assert_eq!(matches(&unique, &[distinct[5] as i64, -1], None), [(0, vec![5])]);
+            let grouped = DenseIndex::build(&[Part { keys: &repeated, rows: None, first: 0 }], false).unwrap();
+            assert!(!grouped.is_unique());
+            assert_eq!(matches(&grouped, &[distinct[0] as i64], None), [(0, vec![0, entries as u32])]);
+        });
+    }
+
+    #[test]
     fn null_probe_keys_never_match() {
-        let keys = hashes(&[0, 1, 2]);
-        let index = DenseIndex::build(&[(&keys, &[0, 1, 2], 0)], false).unwrap();
+        let keys = values(&[0, 1, 2]);
+        let index = DenseIndex::build(&[part(&keys, &[0, 1, 2], 0)], false).unwrap();
         // A NULL row's value is meaningless; here it is 0, a build key.
         let nulls = NullBuffer::from(vec![false, true, true, false]);
         assert_eq!(matches(&index, &[0, 1, 3, 2], Some(&nulls)), [(1, vec![1])]);
@@ -266,8 +405,8 @@ mod tests {
 
     #[test]
     fn sets_answer_existence_only() {
-        let keys = hashes(&[100, -100, 100, 0, 63, 64]);
-        let index = DenseIndex::build(&[(&keys, &[], 0)], true).unwrap();
+        let keys = values(&[100, -100, 100, 0, 63, 64]);
+        let index = DenseIndex::build(&[Part { keys: &keys, rows: None, first: 0 }], true).unwrap();
         assert!(index.is_set());
         let mut found = vec![];
         index.probe_exists(&values(&[-101, -100, 0, 1, 63, 64, 65, 100, 101]), None, |row| found.push(row));
@@ -277,14 +416,14 @@ mod tests {
 
     #[test]
     fn sparse_or_extreme_keys_stay_in_the_hash_table() {
-        let sparse = hashes(&[0, 1_000_000]);
-        assert!(DenseIndex::build(&[(&sparse, &[0, 1], 0)], false).is_none());
-        let extreme = hashes(&[i64::MIN, i64::MAX]);
-        assert!(DenseIndex::build(&[(&extreme, &[0, 1], 0)], true).is_none());
+        let sparse = values(&[0, 1_000_000]);
+        assert!(DenseIndex::build(&[part(&sparse, &[0, 1], 0)], false).is_none());
+        let extreme = values(&[i64::MIN, i64::MAX]);
+        assert!(DenseIndex::build(&[part(&extreme, &[], 0)], true).is_none());
         assert!(DenseIndex::build(&[], false).is_none());
         // Wide but dense enough for its rows: 10_000 keys over 40_000 values.
-        let wide: Vec<u64> = hashes(&(0..10_000).map(|k| k * 4).collect::<Vec<i64>>());
+        let wide = values(&(0..10_000).map(|k| k * 4).collect::<Vec<i64>>());
         let rows: Vec<u32> = (0..10_000).collect();
-        assert!(DenseIndex::build(&[(&wide, &rows, 0)], false).is_some());
+        assert!(DenseIndex::build(&[part(&wide, &rows, 0)], false).is_some());
     }
 }

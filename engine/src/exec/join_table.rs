@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use crate::error::{EngineError, Result};
 use crate::exec::join_dense::{DenseIndex, Part};
-use crate::exec::join_keys::{EncodedKeys, KeyEncoder};
+use crate::exec::join_keys::{hash_integer, EncodedKeys, KeyEncoder};
 
 /// Rows a partition aims at: its table (8 bytes a slot, plus 12 a group) then stays within a
 /// core's L2 cache while it is built.
@@ -90,15 +90,24 @@ impl BuildKeys {
 /// arrives at the build sink, on that worker, so `finalize` only builds tables. Any smaller
 /// partition count groups a prefix of those bits, so each final partition is one contiguous
 /// range of this order whatever the build's total size turns out to be.
+///
+/// One integer key arrives as its values in row order instead (`integers`): a dense key is
+/// indexed directly from them (`join_dense`), in row order, which for the sorted surrogate keys
+/// of most tables walks the direct table front to back rather than 256 times across it; only a
+/// key that turns out sparse is hashed and grouped (`bucketed`, in `KeyIndex::build`).
 pub struct ChunkHashes {
     /// Rows in the batch, NULL keys included (build rows are numbered across batches).
     len: u32,
+    /// The grouped hashes, or for `values` chunks the non-NULL keys' values in row order.
     hashes: Vec<u64>,
-    /// The row of each hash; empty without `with_rows`.
+    /// The row of each hash; empty without `with_rows`, and for a `values` chunk without a
+    /// NULL key (entry `i` is row `i`).
     rows: Vec<u32>,
     with_rows: bool,
-    /// `bounds[b]..bounds[b + 1]` are the entries whose top bits are `b`.
+    /// `bounds[b]..bounds[b + 1]` are the entries whose top bits are `b` (empty for `values`).
     bounds: Vec<u32>,
+    /// Whether `hashes` holds key values in row order, not yet grouped.
+    values: bool,
 }
 
 impl ChunkHashes {
@@ -109,30 +118,40 @@ impl ChunkHashes {
         let len = u32::try_from(hashes.len())
             .map_err(|_| EngineError::execution("a join's build batch has more than 2^32 rows"))?;
         let valid = |row: usize| nulls.is_none_or(|n| n.is_valid(row));
-        let mut bounds = vec![0u32; BUCKETS + 1];
-        for (row, hash) in hashes.iter().enumerate() {
-            if valid(row) {
-                bounds[bucket_of(*hash) + 1] += 1;
+        let entries = hashes.iter().enumerate().filter(|(row, _)| valid(*row)).map(|(row, hash)| (*hash, row as u32));
+        Ok(group(len, entries, with_rows))
+    }
+
+    /// One integer key's values (`KeyEncoder::integer_values`, one per batch row) kept in row
+    /// order, rows with a NULL key left out: the hashing and grouping `new` does up front is
+    /// left to `bucketed`, needed only when the keys are too sparse for a direct table.
+    pub fn integers(values: Vec<u64>, nulls: Option<&NullBuffer>, with_rows: bool) -> Result<ChunkHashes> {
+        let len = u32::try_from(values.len())
+            .map_err(|_| EngineError::execution("a join's build batch has more than 2^32 rows"))?;
+        let (values, rows) = match nulls.filter(|n| n.null_count() > 0) {
+            None => (values, vec![]),
+            Some(nulls) => {
+                let rows: Vec<u32> = nulls.valid_indices().map(|row| row as u32).collect();
+                let kept = rows.iter().map(|row| values[*row as usize]).collect();
+                (kept, if with_rows { rows } else { vec![] })
             }
+        };
+        Ok(ChunkHashes { len, hashes: values, rows, with_rows, bounds: vec![], values: true })
+    }
+
+    /// This chunk as `new` would have made it: an `integers` chunk's values hashed
+    /// (`hash_integer`) and grouped; any other chunk as it is.
+    pub fn bucketed(self) -> ChunkHashes {
+        if !self.values {
+            return self;
         }
-        for b in 0..BUCKETS {
-            bounds[b + 1] += bounds[b];
+        let ChunkHashes { len, hashes: values, rows, with_rows, .. } = self;
+        let hashes: Vec<u64> = values.into_iter().map(hash_integer).collect();
+        if rows.is_empty() {
+            group(len, hashes.iter().enumerate().map(|(row, hash)| (*hash, row as u32)), with_rows)
+        } else {
+            group(len, hashes.iter().copied().zip(rows.iter().copied()), with_rows)
         }
-        let kept = bounds[BUCKETS] as usize;
-        let mut cursor = bounds[..BUCKETS].to_vec();
-        let mut sorted = vec![0u64; kept];
-        let mut rows = vec![0u32; if with_rows { kept } else { 0 }];
-        for (row, hash) in hashes.iter().enumerate() {
-            if valid(row) {
-                let at = &mut cursor[bucket_of(*hash)];
-                sorted[*at as usize] = *hash;
-                if with_rows {
-                    rows[*at as usize] = row as u32;
-                }
-                *at += 1;
-            }
-        }
-        Ok(ChunkHashes { len, hashes: sorted, rows, with_rows, bounds })
     }
 
     /// Whether the rows were kept (`new`'s `with_rows`).
@@ -150,6 +169,38 @@ impl ChunkHashes {
         let shift = MAX_PARTITION_BITS - bits;
         self.bounds[p << shift] as usize..self.bounds[(p + 1) << shift] as usize
     }
+
+    /// A `values` chunk as a direct table's part: its values, their rows (`None`: entry `i`
+    /// is row `i`) and its first build row.
+    fn dense_part(&self, first: u32) -> Part<'_> {
+        let rows = (self.with_rows && !self.rows.is_empty()).then_some(&self.rows[..]);
+        Part { keys: &self.hashes, rows, first }
+    }
+}
+
+/// A chunk of `len` rows whose (hash, row) `entries` (rows with a NULL key left out) are
+/// grouped by the hash's top bits, in entry order within a group.
+fn group(len: u32, entries: impl Iterator<Item = (u64, u32)> + Clone, with_rows: bool) -> ChunkHashes {
+    let mut bounds = vec![0u32; BUCKETS + 1];
+    for (hash, _) in entries.clone() {
+        bounds[bucket_of(hash) + 1] += 1;
+    }
+    for b in 0..BUCKETS {
+        bounds[b + 1] += bounds[b];
+    }
+    let kept = bounds[BUCKETS] as usize;
+    let mut cursor = bounds[..BUCKETS].to_vec();
+    let mut sorted = vec![0u64; kept];
+    let mut rows = vec![0u32; if with_rows { kept } else { 0 }];
+    for (hash, row) in entries {
+        let at = &mut cursor[bucket_of(hash)];
+        sorted[*at as usize] = hash;
+        if with_rows {
+            rows[*at as usize] = row;
+        }
+        *at += 1;
+    }
+    ChunkHashes { len, hashes: sorted, rows, with_rows, bounds, values: false }
 }
 
 /// Buckets a chunk's hashes are grouped by.
@@ -219,17 +270,25 @@ impl KeyIndex {
             offsets.push(offset);
             offset += chunk.len;
         }
-        let set = distinct_only && matches!(keys, BuildKeys::Exact);
+        let exact = matches!(keys, BuildKeys::Exact);
+        let set = distinct_only && exact;
         if !set && chunks.iter().any(|c| !c.with_rows && !c.hashes.is_empty()) {
             return Err(EngineError::execution("a join index needs its build rows, which were not kept"));
         }
-        if matches!(keys, BuildKeys::Exact) {
-            let parts: Vec<Part> =
-                chunks.iter().zip(&offsets).map(|(c, offset)| (&c.hashes[..], &c.rows[..], *offset)).collect();
-            if let Some(dense) = DenseIndex::build(&parts, set) {
-                return Ok(KeyIndex { bits: 0, partitions: vec![], keys, dense: Some(dense), prefetch: false });
+        if chunks.iter().any(|c| c.values) {
+            if !exact {
+                return Err(EngineError::execution("a join's integer key values were given for a composite key"));
+            }
+            if chunks.iter().all(|c| c.values) {
+                let parts: Vec<Part> = chunks.iter().zip(&offsets).map(|(c, offset)| c.dense_part(*offset)).collect();
+                if let Some(dense) = DenseIndex::build(&parts, set) {
+                    return Ok(KeyIndex { bits: 0, partitions: vec![], keys, dense: Some(dense), prefetch: false });
+                }
             }
         }
+        // Too sparse for a direct table: hash and group the chunks that came as values, each
+        // on its own task.
+        let chunks: Vec<ChunkHashes> = chunks.into_par_iter().map(ChunkHashes::bucketed).collect();
         let partitions: Vec<Partition> = (0..1usize << bits)
             .into_par_iter()
             .map(|p| {
@@ -765,8 +824,15 @@ mod tests {
         let layout = encoder.layout();
         let mut hashes = vec![];
         let mut rows = vec![];
-        for ((h, e), n) in encoded.into_iter().zip(nulls) {
-            hashes.push(ChunkHashes::new(h, n.as_ref(), true).unwrap());
+        for (((h, e), n), chunk) in encoded.into_iter().zip(nulls).zip(chunks) {
+            // As the build sink does: one integer key arrives as its values.
+            hashes.push(match layout {
+                KeyLayout::Integer => {
+                    let values = encoder.integer_values(std::slice::from_ref(chunk)).unwrap();
+                    ChunkHashes::integers(values, n.as_ref(), true).unwrap()
+                }
+                _ => ChunkHashes::new(h, n.as_ref(), true).unwrap(),
+            });
             if let EncodedKeys::Rows(r) = e {
                 rows.push(r);
             }
@@ -923,6 +989,51 @@ mod tests {
         assert!(expected.contains(&16_000), "the key 0 is on the build side");
         assert_eq!(found, expected);
         assert!(index.probe(&hashes, &keys, None, |_, _| Ok(())).is_err(), "a key set has no rows");
+    }
+
+    /// Value chunks too sparse for a direct table are hashed and grouped at build time into
+    /// the same index `new` chunks give: same matches, NULL rows left out, and a key set when
+    /// no rows were kept.
+    #[test]
+    fn sparse_integer_values_are_bucketed_like_hashed_chunks() {
+        let encoder = KeyEncoder::new(vec![DataType::Int64]);
+        let batches: Vec<ArrayRef> = (0..3i64)
+            .map(|c| {
+                Arc::new(Int64Array::from_iter(
+                    (0..20_000i64).map(|i| (i % 11 != c).then_some((i * 3 + c) % 4_001 * SPARSE)),
+                )) as ArrayRef
+            })
+            .collect();
+        let chunks = |values: bool, with_rows: bool| -> Vec<ChunkHashes> {
+            batches
+                .iter()
+                .map(|keys| {
+                    let nulls = key_nulls(std::slice::from_ref(keys));
+                    if values {
+                        let values = encoder.integer_values(std::slice::from_ref(keys)).unwrap();
+                        ChunkHashes::integers(values, nulls.as_ref(), with_rows).unwrap()
+                    } else {
+                        let (hashes, _) = encoder.encode(std::slice::from_ref(keys)).unwrap();
+                        ChunkHashes::new(hashes, nulls.as_ref(), with_rows).unwrap()
+                    }
+                })
+                .collect()
+        };
+        let probe: ArrayRef = Arc::new(Int64Array::from_iter((-2..4_003i64).map(|v| Some(v * SPARSE)).chain([None])));
+        let from_values = KeyIndex::build(chunks(true, true), BuildKeys::Exact, false).unwrap();
+        let from_hashes = KeyIndex::build(chunks(false, true), BuildKeys::Exact, false).unwrap();
+        assert!(from_values.dense.is_none() && from_values.partitions.len() > 1);
+        let found = matches(&from_values, &encoder, probe.clone());
+        assert_eq!(found.len(), 4_001);
+        assert_eq!(found, matches(&from_hashes, &encoder, probe.clone()));
+        let set = KeyIndex::build(chunks(true, false), BuildKeys::Exact, true).unwrap();
+        assert!(set.is_set() && set.dense.is_none());
+        let (hashes, keys) = set.encode_probe(&encoder, std::slice::from_ref(&probe)).unwrap();
+        let mut exists = vec![];
+        set.probe_exists(&hashes, &keys, key_nulls(&[probe]).as_ref(), |row| exists.push(row)).unwrap();
+        assert_eq!(exists, found.iter().map(|(row, _)| *row).collect::<Vec<_>>());
+        // Values are one integer key's: a composite key's index refuses them.
+        assert!(KeyIndex::build(chunks(true, true), BuildKeys::Pairs(vec![]), false).is_err());
     }
 
     #[test]
