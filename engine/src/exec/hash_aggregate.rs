@@ -12,7 +12,7 @@ use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::exec::filter::{evaluate_predicate, Selection};
 use crate::exec::group_keys::GroupKeys;
 use crate::exec::pipeline::{downcast_local, lock, LocalSink, Sink};
@@ -20,6 +20,7 @@ use crate::exec::project::{batch_with_schema, evaluate_columns};
 use crate::exec::rebatch::split;
 use crate::expr::functions::{AggregateFunction, GroupsAccumulator};
 use crate::expr::PhysicalExprRef;
+use crate::optimizer::constant_folding::VOLATILE_FUNCTIONS;
 
 /// Bytes counted per group for each accumulator's state: a value and a validity or count word.
 const ACCUMULATOR_STATE_BYTES: usize = 16;
@@ -51,6 +52,44 @@ struct AggregateShared {
     calls: Vec<AggregateCall>,
     /// The group key types; empty without `GROUP BY` (every row is in the one group).
     key_types: Vec<DataType>,
+    /// For each call, the `avg` call whose running sums are its answer (see [`sum_sources`]):
+    /// such a call is never updated nor merged.
+    sum_sources: Vec<Option<usize>>,
+}
+
+impl AggregateShared {
+    /// Whether call `i` keeps its own accumulator state.
+    fn updates(&self, i: usize) -> bool {
+        self.sum_sources[i].is_none()
+    }
+}
+
+/// For each call, another call that already sums the same values in the same type: `sum(x)`
+/// beside `avg(x)` (q01 asks for both of two columns) when `x` is a decimal or a float, whose
+/// `avg` state is exactly the running `sum(x)` (NULL where a group has no rows) and its count.
+/// Answering the `sum` from that state saves one accumulation per row. Integer `sum`s are
+/// BIGINT while `avg` sums them as DECIMAL(38,0), so they keep their own.
+fn sum_sources(calls: &[AggregateCall]) -> Vec<Option<usize>> {
+    let plain = |c: &AggregateCall, name: &str| {
+        c.function.name() == name && !c.distinct && c.filter.is_none() && c.args.len() == 1
+    };
+    let shares_sum_type = |t: &DataType| matches!(t, DataType::Decimal128(..) | DataType::Float32 | DataType::Float64);
+    calls
+        .iter()
+        .map(|sum| {
+            if !plain(sum, "sum") || !shares_sum_type(&sum.arg_types[0]) {
+                return None;
+            }
+            let argument = sum.args[0].to_string();
+            // Two `random()` calls are two draws: only a repeatable argument is shared.
+            if VOLATILE_FUNCTIONS.iter().any(|f| argument.contains(&format!("{f}("))) {
+                return None;
+            }
+            calls.iter().position(|avg| {
+                plain(avg, "avg") && avg.arg_types == sum.arg_types && avg.args[0].to_string() == argument
+            })
+        })
+        .collect()
 }
 
 impl HashAggregateSink {
@@ -62,7 +101,8 @@ impl HashAggregateSink {
         batch_size: usize,
     ) -> Result<HashAggregateSink> {
         let key_types = group_exprs.iter().map(|e| e.data_type().clone()).collect();
-        let shared = Arc::new(AggregateShared { group_exprs, calls, key_types });
+        let sum_sources = sum_sources(&calls);
+        let shared = Arc::new(AggregateShared { group_exprs, calls, key_types, sum_sources });
         let mut global = GroupedState::try_new(&shared)?;
         if shared.key_types.is_empty() {
             // Without GROUP BY the answer is one row even for empty input (count = 0, sum = NULL),
@@ -86,7 +126,7 @@ impl Sink for HashAggregateSink {
             *global = state;
             return Ok(());
         }
-        global.merge(state)
+        global.merge(&self.shared, state)
     }
 
     fn finalize(&self) -> Result<Vec<RecordBatch>> {
@@ -96,8 +136,25 @@ impl Sink for HashAggregateSink {
             Some(keys) => keys.emit()?,
             None => vec![],
         };
-        for accumulator in &mut global.accumulators {
-            columns.push(accumulator.evaluate()?);
+        let mut results: Vec<Option<ArrayRef>> = vec![None; global.accumulators.len()];
+        for (i, accumulator) in global.accumulators.iter_mut().enumerate() {
+            let shared_by: Vec<usize> = (0..results.len()).filter(|&k| self.shared.sum_sources[k] == Some(i)).collect();
+            if !shared_by.is_empty() {
+                // An `avg` state is its running sums and counts; taking it empties the
+                // accumulator, so it is merged back before the average is evaluated.
+                let state = accumulator.state()?;
+                for &k in &shared_by {
+                    results[k] = Some(state[0].clone());
+                }
+                let identity: Vec<usize> = (0..num_groups).collect();
+                accumulator.merge_state(&state, &identity, num_groups)?;
+            }
+            if self.shared.updates(i) {
+                results[i] = Some(accumulator.evaluate()?);
+            }
+        }
+        for result in results {
+            columns.push(result.ok_or_else(|| EngineError::execution("an aggregate shares no state"))?);
         }
         let batch = batch_with_schema(&self.schema, columns, num_groups)?;
         Ok(split(&batch, self.batch_size))
@@ -179,7 +236,10 @@ impl GroupedState {
             None => self.group_indices.resize(batch.num_rows(), 0),
         }
         let total_groups = self.num_groups();
-        for (call, accumulator) in shared.calls.iter().zip(&mut self.accumulators) {
+        for (i, (call, accumulator)) in shared.calls.iter().zip(&mut self.accumulators).enumerate() {
+            if !shared.updates(i) {
+                continue;
+            }
             let selection = match &call.filter {
                 Some(filter) => evaluate_predicate(filter, batch)?,
                 None => Selection::All,
@@ -218,7 +278,7 @@ impl GroupedState {
     }
 
     /// Folds another worker's groups and accumulator states into this one.
-    fn merge(&mut self, mut other: GroupedState) -> Result<()> {
+    fn merge(&mut self, shared: &AggregateShared, mut other: GroupedState) -> Result<()> {
         let mut mapping = Vec::with_capacity(other.num_groups());
         match (&mut self.keys, &other.keys) {
             (Some(keys), Some(other_keys)) => keys.merge(other_keys, &mut mapping)?,
@@ -228,7 +288,8 @@ impl GroupedState {
         // accumulator states are materialised (q18: 750k keys a worker).
         other.keys = None;
         let total_groups = self.num_groups();
-        for (accumulator, other) in self.accumulators.iter_mut().zip(&mut other.accumulators) {
+        let accumulators = self.accumulators.iter_mut().zip(&mut other.accumulators);
+        for (_, (accumulator, other)) in accumulators.enumerate().filter(|(i, _)| shared.updates(*i)) {
             accumulator.merge_state(&other.state()?, &mapping, total_groups)?;
         }
         Ok(())
@@ -237,11 +298,11 @@ impl GroupedState {
 
 #[cfg(test)]
 mod tests {
-    use arrow::array::Int64Array;
+    use arrow::array::{Decimal128Array, Int64Array};
     use arrow::datatypes::{Field, Schema};
 
     use super::*;
-    use crate::exec::testing::{context, sorted_rows};
+    use crate::exec::testing::{builtin_context, context, sorted_rows};
     use crate::expr::planner::create_physical_expr;
     use crate::plan::{BinaryOp, Expr, ScalarValue};
 
@@ -284,6 +345,81 @@ mod tests {
             sink.combine(worker).unwrap();
         }
         let expected = ["1|5|4", "2|7|7", "3|1|NULL", "NULL|3|3"];
+        assert_eq!(sorted_rows(&sink.finalize().unwrap()), expected);
+    }
+
+    /// `sum(d)` beside `avg(d)` is answered from the `avg` state: the same sums, NULL for a
+    /// group of NULLs, across workers; a `sum` with a FILTER, or of integers, keeps its own.
+    #[test]
+    fn sum_beside_avg_shares_its_running_sums() {
+        let ctx = builtin_context(1024);
+        let d = DataType::Decimal128(15, 2);
+        let input = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("d", d.clone(), true),
+            Field::new("i", DataType::Int64, true),
+        ]));
+        let batch = |keys: Vec<i64>, cents: Vec<Option<i128>>| {
+            let ints: Vec<Option<i64>> = cents.iter().map(|c| c.map(|c| c as i64)).collect();
+            let decimals = Decimal128Array::from(cents).with_precision_and_scale(15, 2).unwrap();
+            let columns: Vec<ArrayRef> =
+                vec![Arc::new(Int64Array::from(keys)), Arc::new(decimals), Arc::new(Int64Array::from(ints))];
+            RecordBatch::try_new(input.clone(), columns).unwrap()
+        };
+        let column = |i| create_physical_expr(&Expr::Column(i), &input, &ctx.functions).unwrap();
+        let positive = Expr::binary(Expr::Column(2), BinaryOp::Gt, Expr::Literal(ScalarValue::Int64(Some(0))));
+        let call = |name: &str, arg: usize, filter: Option<&Expr>| AggregateCall {
+            function: ctx.functions.aggregate(name).unwrap().clone(),
+            args: vec![column(arg)],
+            arg_types: vec![input.field(arg).data_type().clone()],
+            distinct: false,
+            filter: filter.map(|f| create_physical_expr(f, &input, &ctx.functions).unwrap()),
+            display: format!("{name}(#{arg})"),
+        };
+        let calls = vec![
+            call("sum", 1, None),
+            call("sum", 1, Some(&positive)),
+            call("avg", 1, None),
+            call("sum", 2, None),
+            call("avg", 2, None),
+            call("sum", 1, None),
+        ];
+        assert_eq!(sum_sources(&calls), vec![Some(2), None, None, None, None, Some(2)]);
+        // Two `random()` calls are two draws, not one shared sum.
+        let random = Expr::Function { name: "random".into(), args: vec![], return_type: DataType::Float64 };
+        let draw = || AggregateCall {
+            args: vec![create_physical_expr(&random, &input, &ctx.functions).unwrap()],
+            arg_types: vec![DataType::Float64],
+            ..call("sum", 1, None)
+        };
+        let (sum_draw, avg_draw) =
+            (draw(), AggregateCall { function: ctx.functions.aggregate("avg").unwrap().clone(), ..draw() });
+        assert_eq!(sum_sources(&[sum_draw, avg_draw]), vec![None, None]);
+        let avg_type = DataType::Decimal128(38, 6);
+        let sum_type = DataType::Decimal128(38, 2);
+        let output = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("s", sum_type.clone(), true),
+            Field::new("sf", sum_type.clone(), true),
+            Field::new("a", avg_type, true),
+            Field::new("si", DataType::Int64, true),
+            Field::new("ai", DataType::Float64, true),
+            Field::new("s2", sum_type, true),
+        ]));
+        let sink = HashAggregateSink::try_new(vec![column(0)], calls, output, 1024).unwrap();
+        let mut workers: Vec<_> = (0..2).map(|_| sink.local()).collect();
+        workers[0].sink(batch(vec![1, 2, 3], vec![Some(100), Some(250), None])).unwrap();
+        workers[1].sink(batch(vec![2, 3, 1], vec![Some(-50), None, Some(400)])).unwrap();
+        workers[0].sink(batch(vec![4], vec![Some(125)])).unwrap();
+        for worker in workers {
+            sink.combine(worker).unwrap();
+        }
+        let expected = [
+            "1|5.00|5.00|2.500000|500|250.0|5.00",
+            "2|2.00|2.50|1.000000|200|100.0|2.00",
+            "3|NULL|NULL|NULL|NULL|NULL|NULL",
+            "4|1.25|1.25|1.250000|125|125.0|1.25",
+        ];
         assert_eq!(sorted_rows(&sink.finalize().unwrap()), expected);
     }
 }
