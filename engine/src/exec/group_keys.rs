@@ -8,7 +8,9 @@
 //!   keys in a small or densely used range skip hashing altogether (`Direct`: the id is looked up
 //!   at `key - min`), and so do one-byte text values (looked up by their byte);
 //! - two to four such columns are each interned on their own (small ids), and the ids are packed
-//!   into one `u128` that is interned like a primitive value;
+//!   into one `u128` that is interned like a primitive value; while the columns' ids fit a few
+//!   bits each, the ids side by side index the group directly (`PackedDirect`). Merging such
+//!   tables re-interns each column's few distinct values, not every group's key;
 //! - anything else (floats, more than four columns, nested types) keeps the row format.
 //!
 //! NULL is a value like any other here: it gets its own group. Merging another worker's table
@@ -37,9 +39,6 @@ const MAX_PACKED_COLUMNS: usize = 4;
 /// Most distinct values of a text key column looked up by comparing with each instead of hashing.
 const SCAN_LIMIT: usize = 8;
 
-/// Most combinations of packed columns' value ids memoised per batch.
-const MEMO_LIMIT: usize = 4096;
-
 /// The group table of one aggregation (one per worker, plus the global one).
 pub struct GroupKeys {
     kind: Kind,
@@ -49,14 +48,7 @@ enum Kind {
     /// One key column of a specialised type: its value ids are the group ids.
     Single(Box<dyn ColumnInterner>),
     /// Two to four specialised columns: per-column ids packed into one `u128` per group.
-    Packed {
-        columns: Vec<Box<dyn ColumnInterner>>,
-        groups: NativeTable<u128>,
-        /// Per column: the value id of each row of the current batch.
-        scratch: Vec<Vec<usize>>,
-        /// Per batch: group id by mixed-radix combination of value ids (`usize::MAX`: not seen).
-        memo: Vec<usize>,
-    },
+    Packed(PackedKeys),
     /// Any other key: the row format.
     Rows(RowKeys),
 }
@@ -67,10 +59,7 @@ impl GroupKeys {
         let specialised: Option<Vec<_>> = types.iter().map(column_interner).collect();
         let kind = match specialised {
             Some(mut columns) if columns.len() == 1 => Kind::Single(columns.remove(0)),
-            Some(columns) if columns.len() <= MAX_PACKED_COLUMNS => {
-                let scratch = vec![Vec::new(); columns.len()];
-                Kind::Packed { columns, groups: NativeTable::default(), scratch, memo: Vec::new() }
-            }
+            Some(columns) if columns.len() <= MAX_PACKED_COLUMNS => Kind::Packed(PackedKeys::new(columns)),
             _ => Kind::Rows(RowKeys::try_new(types)?),
         };
         Ok(GroupKeys { kind })
@@ -80,7 +69,7 @@ impl GroupKeys {
     pub fn len(&self) -> usize {
         match &self.kind {
             Kind::Single(column) => column.len(),
-            Kind::Packed { groups, .. } => groups.values.len(),
+            Kind::Packed(packed) => packed.groups.values.len(),
             Kind::Rows(rows) => rows.rows.num_rows(),
         }
     }
@@ -94,48 +83,7 @@ impl GroupKeys {
     pub fn intern(&mut self, columns: &[ArrayRef], out: &mut Vec<usize>) -> Result<()> {
         match &mut self.kind {
             Kind::Single(column) => column.intern(&columns[0], out),
-            Kind::Packed { columns: interners, groups, scratch, memo } => {
-                for ((interner, column), ids) in interners.iter_mut().zip(columns).zip(scratch.iter_mut()) {
-                    ids.clear();
-                    interner.intern(column, ids)?;
-                    if interner.len() > u32::MAX as usize {
-                        return Err(EngineError::execution("GROUP BY: more than 2^32 distinct values in a key column"));
-                    }
-                }
-                let rows = columns.first().map_or(0, |c| c.len());
-                let pack = |row: usize| {
-                    scratch.iter().enumerate().fold(0u128, |acc, (j, ids)| acc | ((ids[row] as u128) << (32 * j)))
-                };
-                out.reserve(rows);
-                // Few combinations of the columns' values so far (q01: 3 × 2): a per-batch memo
-                // indexed by the mixed-radix number of the ids skips hashing for most rows.
-                let lens: Vec<usize> = interners.iter().map(|c| c.len().max(1)).collect();
-                let combinations = lens.iter().try_fold(1usize, |acc, &len| acc.checked_mul(len));
-                match combinations {
-                    Some(combinations) if combinations <= MEMO_LIMIT.min(rows) => {
-                        memo.clear();
-                        memo.resize(combinations, usize::MAX);
-                        // Each row's mixed-radix number, built in `out` a column at a time
-                        // (tight loops, not a fold over the columns per row), then its group id.
-                        let first = out.len();
-                        out.extend_from_slice(&scratch[0][..rows]);
-                        for (ids, &len) in scratch.iter().zip(&lens).skip(1) {
-                            for (dense, &id) in out[first..].iter_mut().zip(ids) {
-                                *dense = *dense * len + id;
-                            }
-                        }
-                        for (row, slot) in out[first..].iter_mut().enumerate() {
-                            let group = &mut memo[*slot];
-                            if *group == usize::MAX {
-                                *group = groups.find_or_insert(pack(row));
-                            }
-                            *slot = *group;
-                        }
-                    }
-                    _ => out.extend((0..rows).map(|row| groups.find_or_insert(pack(row)))),
-                }
-                Ok(())
-            }
+            Kind::Packed(packed) => packed.intern(columns, out),
             Kind::Rows(rows) => rows.intern(columns, out),
         }
     }
@@ -144,20 +92,18 @@ impl GroupKeys {
     pub fn emit(&self) -> Result<Vec<ArrayRef>> {
         match &self.kind {
             Kind::Single(column) => Ok(vec![column.values(None)?]),
-            Kind::Packed { columns, groups, .. } => columns
-                .iter()
-                .enumerate()
-                .map(|(j, column)| {
-                    let ids: Vec<u64> = groups.values.iter().map(|p| (p >> (32 * j)) as u32 as u64).collect();
-                    column.values(Some(&UInt64Array::from(ids)))
-                })
-                .collect(),
+            Kind::Packed(packed) => packed.emit(),
             Kind::Rows(rows) => Ok(rows.converter.convert_rows(rows.rows.iter())?),
         }
     }
 
     /// Adds `other`'s groups, appending each one's id here to `mapping` (in `other`'s id order).
     pub fn merge(&mut self, other: &GroupKeys, mapping: &mut Vec<usize>) -> Result<()> {
+        if let (Kind::Packed(packed), Kind::Packed(theirs)) = (&mut self.kind, &other.kind) {
+            if packed.columns.len() == theirs.columns.len() {
+                return packed.merge(theirs, mapping);
+            }
+        }
         let columns = other.emit()?;
         self.intern(&columns, mapping)
     }
@@ -166,14 +112,163 @@ impl GroupKeys {
     pub fn memory_size(&self) -> usize {
         match &self.kind {
             Kind::Single(column) => column.memory_size(),
-            Kind::Packed { columns, groups, scratch, memo } => {
-                memo.capacity() * std::mem::size_of::<usize>()
-                    + columns.iter().map(|c| c.memory_size()).sum::<usize>()
-                    + groups.memory_size()
-                    + scratch.iter().map(|s| s.capacity() * std::mem::size_of::<usize>()).sum::<usize>()
-            }
+            Kind::Packed(packed) => packed.memory_size(),
             Kind::Rows(rows) => rows.memory_size(),
         }
+    }
+}
+
+/// Two to four key columns, each interned on its own; a group is its columns' value ids packed
+/// into one `u128` (32 bits each).
+struct PackedKeys {
+    columns: Vec<Box<dyn ColumnInterner>>,
+    /// Packed ids of each group. While `direct` is on, its hash table indexes none of them.
+    groups: NativeTable<u128>,
+    /// Per column: the value id of each row of the current batch.
+    scratch: Vec<Vec<usize>>,
+    direct: PackedDirect,
+}
+
+/// Most slots of a direct packed table whatever the number of groups (256 KiB of `u32`).
+const PACKED_DIRECT_LIMIT: usize = 1 << 16;
+
+/// Most slots of a direct packed table at all (16 MiB of `u32`).
+const PACKED_DIRECT_MAX: usize = 1 << 22;
+
+/// Group ids indexed by the columns' value ids side by side, `bits[j]` bits for column `j`
+/// (0: empty slot, else id + 1). Keys such as q16's brand × type × size (25 × 150 × 8 values,
+/// 18k groups) then cost no hash and no probe; so do few combinations over many rows (q01's
+/// flags, 3 × 2), which a per-batch memo of combinations used to serve. It is used while the slots stay within [`PACKED_DIRECT_LIMIT`] or
+/// [`DIRECT_DENSITY`] per group, then turned off for good (the hash table indexes the groups).
+enum PackedDirect {
+    On { bits: Vec<u32>, slots: Vec<u32> },
+    Off,
+}
+
+/// Bits that hold the ids `0..len`.
+fn bits_for(len: usize) -> u32 {
+    if len <= 1 {
+        0
+    } else {
+        usize::BITS - (len - 1).leading_zeros()
+    }
+}
+
+impl PackedKeys {
+    fn new(columns: Vec<Box<dyn ColumnInterner>>) -> PackedKeys {
+        let n = columns.len();
+        PackedKeys {
+            columns,
+            groups: NativeTable::default(),
+            scratch: vec![Vec::new(); n],
+            direct: PackedDirect::On { bits: vec![0; n], slots: vec![0; 1] },
+        }
+    }
+
+    fn intern(&mut self, columns: &[ArrayRef], out: &mut Vec<usize>) -> Result<()> {
+        for ((interner, column), ids) in self.columns.iter_mut().zip(columns).zip(self.scratch.iter_mut()) {
+            ids.clear();
+            interner.intern(column, ids)?;
+            if interner.len() > u32::MAX as usize {
+                return Err(EngineError::execution("GROUP BY: more than 2^32 distinct values in a key column"));
+            }
+        }
+        let rows = columns.first().map_or(0, |c| c.len());
+        self.assign(rows, out);
+        Ok(())
+    }
+
+    /// Adds `other`'s groups: each column's distinct values are interned here (a few per
+    /// column, not one per group), then the groups are looked up by their re-mapped ids.
+    fn merge(&mut self, other: &PackedKeys, mapping: &mut Vec<usize>) -> Result<()> {
+        let mut remap = Vec::new();
+        for (j, (interner, theirs)) in self.columns.iter_mut().zip(&other.columns).enumerate() {
+            remap.clear();
+            interner.intern(&theirs.values(None)?, &mut remap)?;
+            if interner.len() > u32::MAX as usize {
+                return Err(EngineError::execution("GROUP BY: more than 2^32 distinct values in a key column"));
+            }
+            let ids = &mut self.scratch[j];
+            ids.clear();
+            ids.extend(other.groups.values.iter().map(|&p| remap[(p >> (32 * j)) as u32 as usize]));
+        }
+        self.assign(other.groups.values.len(), mapping);
+        Ok(())
+    }
+
+    /// Appends the group id of each of the `rows` whose value ids are in `scratch` to `out`.
+    fn assign(&mut self, rows: usize, out: &mut Vec<usize>) {
+        let PackedKeys { columns, groups, scratch, direct } = self;
+        let pack =
+            |row: usize| scratch.iter().enumerate().fold(0u128, |acc, (j, ids)| acc | ((ids[row] as u128) << (32 * j)));
+        out.reserve(rows);
+        if let PackedDirect::On { bits, slots } = direct {
+            let wanted: Vec<u32> = columns.iter().zip(bits.iter()).map(|(c, &b)| bits_for(c.len()).max(b)).collect();
+            let total: u32 = wanted.iter().sum();
+            let allowed = PACKED_DIRECT_LIMIT.max(DIRECT_DENSITY as usize * (groups.values.len() + rows));
+            if total > 30 || (1usize << total) > allowed.min(PACKED_DIRECT_MAX) {
+                *direct = PackedDirect::Off;
+                groups.index_values(None);
+            } else {
+                if wanted != *bits {
+                    // A column outgrew its bits: lay the groups out again (at most once a batch,
+                    // and a few dozen times in all as the bits only grow).
+                    *bits = wanted;
+                    *slots = vec![0u32; 1 << total];
+                    for (id, &p) in groups.values.iter().enumerate() {
+                        let (mut slot, mut shift) = (0usize, 0u32);
+                        for (j, &b) in bits.iter().enumerate() {
+                            slot |= ((p >> (32 * j)) as u32 as usize) << shift;
+                            shift += b;
+                        }
+                        slots[slot] = id as u32 + 1;
+                    }
+                }
+                // Each row's slot, built in `out` a column at a time, then its group id.
+                let first = out.len();
+                out.extend_from_slice(&scratch[0][..rows]);
+                let mut shift = bits[0];
+                for (ids, &b) in scratch.iter().zip(bits.iter()).skip(1) {
+                    for (slot, &id) in out[first..].iter_mut().zip(ids) {
+                        *slot |= id << shift;
+                    }
+                    shift += b;
+                }
+                for (row, slot) in out[first..].iter_mut().enumerate() {
+                    let group = &mut slots[*slot];
+                    if *group == 0 {
+                        groups.values.push(pack(row));
+                        // At most `PACKED_DIRECT_MAX` groups: the id fits.
+                        *group = groups.values.len() as u32;
+                    }
+                    *slot = *group as usize - 1;
+                }
+                return;
+            }
+        }
+        out.extend((0..rows).map(|row| groups.find_or_insert(pack(row))));
+    }
+
+    fn emit(&self) -> Result<Vec<ArrayRef>> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(j, column)| {
+                let ids: Vec<u64> = self.groups.values.iter().map(|p| (p >> (32 * j)) as u32 as u64).collect();
+                column.values(Some(&UInt64Array::from(ids)))
+            })
+            .collect()
+    }
+
+    fn memory_size(&self) -> usize {
+        let direct = match &self.direct {
+            PackedDirect::On { slots, .. } => slots.capacity() * std::mem::size_of::<u32>(),
+            PackedDirect::Off => 0,
+        };
+        direct
+            + self.columns.iter().map(|c| c.memory_size()).sum::<usize>()
+            + self.groups.memory_size()
+            + self.scratch.iter().map(|s| s.capacity() * std::mem::size_of::<usize>()).sum::<usize>()
     }
 }
 
@@ -823,7 +918,7 @@ mod tests {
     fn kind_name(keys: &GroupKeys) -> &'static str {
         match keys.kind {
             Kind::Single(_) => "single",
-            Kind::Packed { .. } => "packed",
+            Kind::Packed(_) => "packed",
             Kind::Rows(_) => "rows",
         }
     }
@@ -1056,10 +1151,10 @@ mod tests {
         assert_eq!(groups_of(&mut wide, vec![small]), vec![2, 1, 3]);
     }
 
-    /// Few combinations of packed keys over many rows (q01's flags) go through the per-batch
-    /// memo; ids are the first-seen ids of the combinations, NULLs included, across batches.
+    /// Few combinations of packed keys over many rows (q01's flags) are indexed directly; ids
+    /// are the first-seen ids of the combinations, NULLs included, across batches.
     #[test]
-    fn packed_keys_with_few_combinations_use_the_memo() {
+    fn packed_keys_with_few_combinations_are_indexed_directly() {
         let mut keys = GroupKeys::try_new(&[DataType::Utf8, DataType::Utf8, DataType::Int32]).unwrap();
         let flags = ["A", "N", "R"];
         let mut batches = Vec::new();
@@ -1164,5 +1259,92 @@ mod tests {
             assert_eq!(merged.len(), global.len(), "{types:?}: every key once");
             assert_eq!(merged, expected, "{types:?}");
         }
+    }
+
+    fn is_direct(keys: &GroupKeys) -> bool {
+        matches!(&keys.kind, Kind::Packed(PackedKeys { direct: PackedDirect::On { .. }, .. }))
+    }
+
+    fn packed_columns(rows: &[(Option<i64>, Option<String>)]) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
+        ]
+    }
+
+    /// Packed keys whose columns gain values batch after batch: the direct slots are laid out
+    /// again as the bits grow, then turned off once too wide, and ids stay first-seen ids.
+    #[test]
+    fn packed_keys_grow_the_direct_slots_then_leave_them() {
+        let mut batches = Vec::new();
+        // Batch b draws from 4^(b+1) integers and 3 × (b+1) strings, NULLs included.
+        for b in 0..6u32 {
+            let span = 4i64.pow(b + 1);
+            let rows: Vec<(Option<i64>, Option<String>)> = (0..3000i64)
+                .map(|i| {
+                    let k = (i * 7919 + b as i64) % span;
+                    let s = (i % 11 != 0).then(|| format!("s{}", (i * 31 + k) % (3 * (b as i64 + 1))));
+                    ((k % 17 != 0).then_some(k - span / 2), s)
+                })
+                .collect();
+            batches.push(rows);
+        }
+        let expected = reference_ids(&batches);
+        let mut keys = GroupKeys::try_new(&[DataType::Int64, DataType::Utf8]).unwrap();
+        let mut was_direct = Vec::new();
+        for (rows, expected) in batches.iter().zip(&expected) {
+            assert_eq!(&groups_of(&mut keys, packed_columns(rows)), expected);
+            was_direct.push(is_direct(&keys));
+        }
+        assert_eq!(was_direct.first(), Some(&true));
+        assert_eq!(was_direct.last(), Some(&false), "{was_direct:?}");
+        // Emitted keys are the rows' keys, in id order.
+        let keys_by_id: std::collections::BTreeMap<usize, String> = batches
+            .iter()
+            .flatten()
+            .zip(expected.iter().flatten())
+            .map(|(r, &id)| {
+                let int = r.0.map_or("NULL".to_string(), |v| v.to_string());
+                (id, format!("{int}|{}", r.1.clone().unwrap_or("NULL".into())))
+            })
+            .collect();
+        let emitted = emitted(&keys);
+        assert_eq!(emitted.len(), keys_by_id.len());
+        for (id, key) in keys_by_id {
+            assert_eq!(emitted[id], key);
+        }
+    }
+
+    /// A direct packed table merges into one that left direct indexing and the other way round;
+    /// the mapping gives each merged group the id of its key.
+    #[test]
+    fn packed_merges_between_direct_and_hashed_tables() {
+        let small: Vec<(Option<i64>, Option<String>)> =
+            (0..50).map(|i| ((i % 7 != 0).then_some(i % 5), Some(format!("t{}", i % 3)))).collect();
+        let wide: Vec<(Option<i64>, Option<String>)> =
+            (0..40_000).map(|i| (Some(i * 1_000_003 % 70_001), (i % 9 != 0).then(|| format!("w{}", i % 40)))).collect();
+        let table = |rows: &[(Option<i64>, Option<String>)]| {
+            let mut keys = GroupKeys::try_new(&[DataType::Int64, DataType::Utf8]).unwrap();
+            groups_of(&mut keys, packed_columns(rows));
+            keys
+        };
+        for (into, from) in [(&wide, &small), (&small, &wide), (&small, &small)] {
+            let mut global = table(into);
+            let local = table(from);
+            let before = emitted(&global);
+            let mut mapping = Vec::new();
+            global.merge(&local, &mut mapping).unwrap();
+            let after = emitted(&global);
+            assert_eq!(after[..before.len()], before[..]);
+            let local_keys = emitted(&local);
+            assert_eq!(mapping.len(), local_keys.len());
+            for (local_id, &global_id) in mapping.iter().enumerate() {
+                assert_eq!(after[global_id], local_keys[local_id]);
+            }
+            let distinct: std::collections::HashSet<&String> = after.iter().collect();
+            assert_eq!(distinct.len(), after.len(), "every key once");
+        }
+        assert!(!is_direct(&table(&wide)));
+        assert!(is_direct(&table(&small)));
     }
 }
