@@ -5,7 +5,7 @@
 //! cannot find a join partner are dropped before the join (and before late columns are decoded).
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
-use arrow::buffer::BooleanBuffer;
+use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
     UInt8Type,
@@ -149,19 +149,38 @@ impl KeySet {
         T: ArrowPrimitiveType,
         T::Native: Into<i64>,
     {
-        let values = keys.as_primitive::<T>().values();
+        let values: &[T::Native] = keys.as_primitive::<T>().values();
         match &self.members {
             Members::Bitmap { min, bits } => {
                 let (min, span) = (*min, bits.len() as u64 * 64);
-                BooleanBuffer::collect_bool(values.len(), |i| {
-                    let offset = values[i].into().wrapping_sub(min) as u64;
-                    // The bounds test keeps the index in range; a key below `min` wraps above it.
-                    offset < span && bits[(offset >> 6) as usize] >> (offset & 63) & 1 == 1
+                // `bits` is never empty (a set has a key); the last word stands in for keys out
+                // of range, whose bit the range test then clears: no branch per key.
+                let last = bits.len() - 1;
+                pack(values, |key| {
+                    // A key below `min` wraps above the span.
+                    let offset = key.into().wrapping_sub(min) as u64;
+                    let word = bits[((offset >> 6) as usize).min(last)];
+                    (word >> (offset & 63)) & 1 == 1 && offset < span
                 })
             }
-            Members::Hashed(set) => BooleanBuffer::collect_bool(values.len(), |i| set.contains(&values[i].into())),
+            Members::Hashed(set) => pack(values, |key| set.contains(&key.into())),
         }
     }
+}
+
+/// The bits of `test` over `values`, built a 64-bit word at a time straight from the slice
+/// (`BooleanBuffer::collect_bool` indexes the values per call, with a bounds check each).
+fn pack<V: Copy>(values: &[V], mut test: impl FnMut(V) -> bool) -> BooleanBuffer {
+    let chunks = values.chunks_exact(64);
+    let tail = chunks.remainder();
+    let mut words = Vec::with_capacity(values.len().div_ceil(64));
+    for chunk in chunks {
+        words.push(chunk.iter().enumerate().fold(0u64, |word, (bit, v)| word | (u64::from(test(*v)) << bit)));
+    }
+    if !tail.is_empty() {
+        words.push(tail.iter().enumerate().fold(0u64, |word, (bit, v)| word | (u64::from(test(*v)) << bit)));
+    }
+    BooleanBuffer::new(Buffer::from_vec(words), 0, values.len())
 }
 
 /// Whether a key set can hold values of `data_type`.
@@ -262,6 +281,24 @@ mod tests {
         assert!(KeySet::from_arrays(&[Arc::new(StringArray::from(vec!["a"]))]).is_none());
         assert!(KeySet::from_arrays(&[Arc::new(Int64Array::from(vec![None::<i64>]))]).is_none());
         assert!(KeySet::from_arrays(&[]).is_none());
+    }
+
+    #[test]
+    fn masks_of_every_length_match_contains() {
+        let sets = [
+            set(vec![Arc::new(Int64Array::from_iter_values((0..500).map(|i| 3 * i + 7)))]),
+            set(vec![Arc::new(Int64Array::from_iter_values((0..500).map(|i| i * (1 << 33))))]),
+        ];
+        for keys in &sets {
+            for len in [0, 1, 63, 64, 65, 130, 1000] {
+                let probe: Vec<i64> =
+                    (0..len as i64).map(|i| i * 5 - 20).chain([i64::MIN, i64::MAX, 1 << 33, 7]).collect();
+                let got = mask(keys, &Int64Array::from(probe.clone()));
+                let want: Vec<bool> = probe.iter().map(|k| keys.contains(*k)).collect();
+                assert_eq!(got, want, "{len}");
+                assert!(want.iter().any(|b| *b) && want.iter().any(|b| !*b));
+            }
+        }
     }
 
     #[test]

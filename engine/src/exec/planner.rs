@@ -39,6 +39,11 @@ use crate::plan::{AggregateExpr, Expr, JoinType, LogicalPlan, SortExpr, TableSca
 /// ("sideways"): materialising the small side is cheap next to what the filter can save.
 const SIDEWAYS_RATIO: f64 = 4.0;
 
+/// A join side estimated at this share of its key column's table (or more) is taken to hold
+/// every key of that table: no sideways reduction by it (see
+/// [`PhysicalPlanner::holds_whole_table`]).
+const WHOLE_TABLE_SHARE: f64 = 0.9;
+
 /// Runs `plan` to completion: its output schema and result batches (in order when the plan
 /// sorts).
 pub fn execute(plan: &LogicalPlan, ctx: &ExecContext) -> Result<(SchemaRef, Vec<RecordBatch>)> {
@@ -64,7 +69,13 @@ pub fn explain_analyze(plan: &LogicalPlan, ctx: &ExecContext) -> Result<(String,
 
 /// Decomposes `plan` into stages of pipelines without running anything.
 pub fn create_physical_plan(plan: &LogicalPlan, ctx: &ExecContext) -> Result<PhysicalPlan> {
-    let mut planner = PhysicalPlanner { ctx, stages: Vec::new(), runtime_filters: Vec::new(), shared: HashMap::new() };
+    let mut planner = PhysicalPlanner {
+        ctx,
+        stages: Vec::new(),
+        runtime_filters: Vec::new(),
+        reduced_scans: Vec::new(),
+        shared: HashMap::new(),
+    };
     let schema = plan.schema();
     let pipelines = planner.plan(plan)?;
     let result_is_last_stage = matches!(
@@ -85,6 +96,9 @@ struct PhysicalPlanner<'a> {
     /// Runtime filters created by joins planned so far, waiting for the scan they restrict (named
     /// by its address in the logical plan, which outlives planning) to be planned.
     runtime_filters: Vec<(*const TableScan, Arc<RuntimeFilter>)>,
+    /// The scans among those with a runtime filter from keys that are not a whole table's (see
+    /// [`PhysicalPlanner::holds_whole_table`]): they may read far fewer keys than their estimate says.
+    reduced_scans: Vec<*const TableScan>,
     /// The shared subplans planned so far, by id: their result and whether it is ordered.
     shared: HashMap<usize, (Arc<SharedResult>, bool)>,
 }
@@ -325,13 +339,31 @@ impl PhysicalPlanner<'_> {
             return Vec::new();
         }
         let right_schema = right.schema();
+        let right_rows = estimate(right).rows;
         let mut filters = Vec::new();
         for (key, (l, r)) in on.iter().enumerate() {
             if let Some((scan, table_column)) = filter_target(left, l, &r.data_type(&right_schema)) {
+                if !self.holds_whole_table(right, r, right_rows) {
+                    self.reduced_scans.push(scan as *const TableScan);
+                }
                 filters.push((key, self.register_filter(scan, table_column)));
             }
         }
         filters
+    }
+
+    /// Whether join key `key` of `side` (estimated at `rows` rows) likely carries every key of
+    /// the table it comes from: `side` is estimated at (nearly) all the rows of the scan the key
+    /// column comes from, as an unfiltered scan is, and no join above registered a runtime filter
+    /// from a reduced key set for that scan (q20's suppliers of one nation). Such keys cannot
+    /// make the other side smaller (every lineitem has its order: q18's unfiltered `orders`
+    /// reduced nothing), so a sideways reduction by them would only materialise `side` first,
+    /// in memory, for nothing.
+    fn holds_whole_table(&self, side: &LogicalPlan, key: &Expr, rows: f64) -> bool {
+        let Expr::Column(column) = key else { return false };
+        let Some((scan, _)) = scan_column(side, *column) else { return false };
+        !self.reduced_scans.iter().any(|reduced| std::ptr::eq(*reduced, scan))
+            && scan.statistics.rows.is_some_and(|table_rows| rows >= table_rows as f64 * WHOLE_TABLE_SHARE)
     }
 
     /// A new runtime filter on `table_column` of `scan`, registered for that scan.
@@ -360,8 +392,12 @@ impl PhysicalPlanner<'_> {
             return Vec::new();
         }
         let left_schema = left.schema();
+        let left_rows = estimate(left).rows;
         let mut targets = Vec::new();
         for (key, (l, r)) in on.iter().enumerate() {
+            if self.holds_whole_table(left, l, left_rows) {
+                continue;
+            }
             if let Some((scan, table_column)) = filter_target(right, r, &l.data_type(&left_schema)) {
                 targets.push((key, scan, table_column));
             }
@@ -373,10 +409,15 @@ impl PhysicalPlanner<'_> {
             .iter()
             .map(|(_, scan, _)| estimate(&LogicalPlan::Scan((*scan).clone())).rows)
             .fold(estimate(right).rows, f64::max);
-        if estimate(left).rows * SIDEWAYS_RATIO > right_rows {
+        if left_rows * SIDEWAYS_RATIO > right_rows {
             return Vec::new();
         }
-        targets.into_iter().map(|(key, scan, table_column)| (key, self.register_filter(scan, table_column))).collect()
+        let mut filters = Vec::new();
+        for (key, scan, table_column) in targets {
+            self.reduced_scans.push(scan as *const TableScan);
+            filters.push((key, self.register_filter(scan, table_column)));
+        }
+        filters
     }
 
     /// The source of one scan, with the runtime filters joins above it registered for it.
@@ -1119,6 +1160,12 @@ mod tests {
         }
     }
 
+    /// Part of table `name` (of `rows` rows): the rows with `w = 1`, estimated at a fraction.
+    fn filtered_scan(name: &str, rows: u64) -> LogicalPlan {
+        let predicate = Expr::binary(col(1), crate::plan::BinaryOp::Eq, lit(int(1)));
+        LogicalPlan::Filter { input: Box::new(stats_scan(name, rows)), predicate }
+    }
+
     /// The trimmed `EXPLAIN` lines of `plan`.
     fn explain_lines(plan: &LogicalPlan) -> Vec<String> {
         explain(plan, &context(8)).unwrap().lines().map(|l| l.trim().to_string()).collect()
@@ -1128,8 +1175,9 @@ mod tests {
     fn a_small_left_side_filters_the_big_build_side_first() {
         use JoinType::*;
         for join_type in [Inner, Left, Semi, Anti, Mark, Single] {
-            let plan = scan_join(stats_scan("small", 100), stats_scan("big", 10_000), join_type);
-            let lines = explain_lines(&plan);
+            let plan = scan_join(filtered_scan("small", 1_000), stats_scan("big", 10_000), join_type);
+            let mut lines = explain_lines(&plan);
+            assert!(lines.remove(3).starts_with("Filter"), "{join_type:?}: {lines:#?}");
             assert_eq!(
                 lines[..8],
                 [
@@ -1164,6 +1212,36 @@ mod tests {
         let text = explain_lines(&plan).join("\n");
         assert!(!text.contains("Materialize"), "{text}");
         assert!(text.contains("TableScan default.small format=parquet columns=[k, w] runtime_filters=[k]"), "{text}");
+    }
+
+    #[test]
+    fn a_left_side_holding_a_whole_table_never_filters_sideways() {
+        // Every row of `small` (so every key of it) reduces nothing under a join on its key:
+        // the join streams `small` as the probe side, filtered by the build side as usual.
+        for join_type in [JoinType::Inner, JoinType::Semi] {
+            let plan = scan_join(stats_scan("small", 100), stats_scan("big", 10_000), join_type);
+            let text = explain_lines(&plan).join("\n");
+            assert!(!text.contains("Materialize"), "{join_type:?}: {text}");
+            assert!(!text.contains("TableScan default.big format=parquet columns=[k, w] runtime_filters"), "{text}");
+            assert!(
+                text.contains("TableScan default.small format=parquet columns=[k, w] runtime_filters=[k]"),
+                "{text}"
+            );
+        }
+        // Through a join that keeps every row of the table: the estimate decides, not the scan.
+        let whole_join = scan_join(stats_scan("small", 100), filtered_scan("mid", 400), JoinType::Left);
+        let text = explain_lines(&scan_join(whole_join, stats_scan("big", 10_000), JoinType::Inner)).join("\n");
+        assert!(!text.contains("Materialize"), "{text}");
+        // A runtime filter from a filtered table above reduces the whole table's keys first: the
+        // sideways reduction pays again.
+        let semi = scan_join(stats_scan("small", 100), stats_scan("big", 10_000), JoinType::Semi);
+        let text = explain_lines(&scan_join(semi, filtered_scan("dim", 1_000), JoinType::Inner)).join("\n");
+        assert!(text.contains("Materialize runtime_filter_keys=[k@0]"), "{text}");
+        assert!(text.contains("TableScan default.big format=parquet columns=[k, w] runtime_filters=[k]"), "{text}");
+        // A filter from a whole table does not.
+        let semi = scan_join(stats_scan("small", 100), stats_scan("big", 10_000), JoinType::Semi);
+        let text = explain_lines(&scan_join(semi, stats_scan("dim", 1_000), JoinType::Inner)).join("\n");
+        assert!(!text.contains("Materialize"), "{text}");
     }
 
     #[test]
@@ -1203,7 +1281,7 @@ mod tests {
                     exprs: vec![col(key)],
                     schema: schema(&[("x", DataType::Int64)]),
                 };
-                scan_join(stats_scan("small", 100), project, JoinType::Single)
+                scan_join(filtered_scan("small", 1_000), project, JoinType::Single)
             }
         };
         let text = explain_lines(&grouped(1)(0)).join("\n");

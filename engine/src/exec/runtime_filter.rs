@@ -10,7 +10,9 @@
 //! materialised first, restricts the scan under a big build side.
 //!
 //! Integer keys too many for a value list also publish a [`KeySet`] (a bitmap over their range,
-//! or a hash set), which the scan tests whole columns against.
+//! or a hash set), which the scan tests whole columns against. The scan stops testing rows
+//! against a filter that drops (almost) nothing (`io::runtime_pruning`): a build side holding a
+//! whole table's keys is published anyway, since its bounds cost nothing and may still prune.
 
 use std::sync::{Arc, OnceLock};
 

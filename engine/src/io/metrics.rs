@@ -35,6 +35,9 @@ pub struct ScanMetrics {
     pub runtime_filters: AtomicU64,
     /// Decoded rows dropped by runtime filters (before the pushed filters).
     pub rows_runtime_filtered: AtomicU64,
+    /// Decoded rows a runtime filter let through untested, switched off because it dropped
+    /// (almost) nothing (once per filter; see `runtime_pruning`).
+    pub rows_runtime_skipped: AtomicU64,
     /// Data pages of the column chunks read, when the page index was consulted.
     pub pages_total: AtomicU64,
     /// Of those, pages skipped because the page index rules them out.
@@ -112,6 +115,10 @@ impl fmt::Display for ScanMetrics {
                 Self::get(&self.row_groups_pruned_runtime),
                 Self::get(&self.rows_runtime_filtered)
             )?;
+            let skipped = Self::get(&self.rows_runtime_skipped);
+            if skipped > 0 {
+                write!(f, " runtime_filter_skipped_rows={skipped}")?;
+            }
         }
         Ok(())
     }
