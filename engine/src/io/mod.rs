@@ -10,6 +10,7 @@ pub mod csv_dialect;
 pub mod csv_scan;
 pub mod csv_writer;
 pub mod dictionary_filter;
+pub mod dictionary_strings;
 pub mod fetched_ranges;
 pub mod listing;
 pub mod metrics;

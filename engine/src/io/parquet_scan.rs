@@ -6,9 +6,11 @@
 //! The decoder reads the file's Parquet types without the embedded Arrow schema, so strings
 //! arrive as `Utf8` even from writers that hint `Utf8View`, and every column is then cast once
 //! to its declared type (int32 read as bigint, millisecond or INT96 timestamps as microseconds).
-//! The exception: string columns a pushed conjunct alone reads, in files where every page of
-//! them is dictionary-encoded, are decoded as dictionaries, filtered per dictionary value, and
-//! only the passing rows cast to `Utf8` (see [`crate::io::dictionary_filter`]).
+//! The exception: string columns of which every page is dictionary-encoded are decoded as
+//! dictionaries and turned into `Utf8` by [`crate::io::dictionary_strings`] (much cheaper than
+//! the crate's per-row copy); those a pushed conjunct alone reads are first filtered per
+//! dictionary value, so only the passing rows are turned into strings (see
+//! [`crate::io::dictionary_filter`]).
 //!
 //! Untrusted input: the parquet crate can panic on some malformed files. Decoding runs under
 //! [`catch_decoder_panic`], and a panic becomes a `Data` error naming the file instead of taking
@@ -21,11 +23,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::sync::Once;
 
-use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
+use arrow::array::{new_null_array, Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::kernels::filter::prep_null_mask_filter;
 use arrow::compute::{can_cast_types, cast_with_options, concat, filter, CastOptions};
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
@@ -37,6 +39,7 @@ use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
 
 use crate::error::{EngineError, Result};
 use crate::io::dictionary_filter::{dictionary_type, expand_mask, DictionaryFilter, DictionaryMasks};
+use crate::io::dictionary_strings::{dictionary_to_utf8, is_string_dictionary};
 use crate::io::fetched_ranges::FetchedRanges;
 use crate::io::object_reader::ObjectFile;
 use crate::io::pruning::{statistics_in_declared_type, ColumnStatistics, RowGroupPruner};
@@ -80,7 +83,13 @@ pub struct PageSelection {
 #[derive(Debug)]
 pub struct ParquetFileScan {
     object: Arc<ObjectFile>,
+    /// The footer with the file's own Arrow types (statistics and column matching use it).
     metadata: ArrowReaderMetadata,
+    /// The footer the decoder reads with: `metadata`, but with the string columns in
+    /// `dictionary_columns` typed `Dictionary(Int32, Utf8)`.
+    read_metadata: ArrowReaderMetadata,
+    /// Output columns decoded as dictionaries (fully dictionary-encoded `Utf8` columns), ascending.
+    dictionary_columns: Vec<usize>,
     mask: ProjectionMask,
     /// Leaf columns read, for the byte ranges of a morsel.
     leaves: Vec<usize>,
@@ -92,12 +101,11 @@ pub struct ParquetFileScan {
     dictionary: Option<DictionaryRead>,
 }
 
-/// How a file's string filter columns are read as dictionaries (see [`crate::io::dictionary_filter`]).
+/// Which of a file's dictionary-decoded string columns pushed conjuncts filter per value (see
+/// [`crate::io::dictionary_filter`]).
 #[derive(Debug)]
 struct DictionaryRead {
-    /// The footer with a schema that reads `columns` as `Dictionary(Int32, Utf8)`.
-    metadata: ArrowReaderMetadata,
-    /// Output columns read as dictionaries, ascending.
+    /// Output columns filtered per dictionary value, ascending.
     columns: Vec<usize>,
     /// Positions of the pushed conjuncts evaluated per dictionary value, ascending.
     conjuncts: Vec<usize>,
@@ -161,40 +169,36 @@ impl ParquetFileScan {
             .filter(|leaf| roots.binary_search(&descr.get_column_root_idx(*leaf)).is_ok())
             .collect();
         let mask = ProjectionMask::leaves(descr, leaves.iter().copied());
-        Ok(ParquetFileScan { object, metadata, mask, leaves, sources, output, dictionary: None })
+        let (read_metadata, dictionary_columns) = read_types(&metadata, &output, &matched);
+        Ok(ParquetFileScan {
+            object,
+            metadata,
+            read_metadata,
+            dictionary_columns,
+            mask,
+            leaves,
+            sources,
+            output,
+            dictionary: None,
+        })
     }
 
-    /// Reads the string columns `filter` evaluates per dictionary value as dictionaries, where
-    /// this file stores them as `Utf8` and every data page of every row group is
-    /// dictionary-encoded; the other columns (and files) keep the plain path.
+    /// Evaluates the conjuncts of `filter` per dictionary value on the string columns this file
+    /// decodes as dictionaries (every data page of every row group dictionary-encoded); the
+    /// other conjuncts (and files) keep the row path.
     pub fn with_dictionary_filter(mut self, filter: &Arc<DictionaryFilter>) -> ParquetFileScan {
-        let file_schema = self.metadata.schema().clone();
-        let parquet = self.metadata.metadata().clone();
-        let descr = parquet.file_metadata().schema_descr();
-        let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-        let mut columns = Vec::new();
-        for column in filter.columns() {
-            let Some(root) = self.output.fields().get(column).and_then(|f| find_field(&file_schema, f.name())) else {
-                continue;
-            };
-            let leaves: Vec<usize> =
-                (0..descr.num_columns()).filter(|leaf| descr.get_column_root_idx(*leaf) == root).collect();
-            let [leaf] = leaves[..] else { continue };
-            let encoded = parquet.row_groups().iter().all(|rg| fully_dictionary_encoded(rg.column(leaf)));
-            if fields[root].data_type() == &arrow::datatypes::DataType::Utf8 && encoded {
-                fields[root] = fields[root].clone().with_data_type(dictionary_type());
-                columns.push(column);
-            }
-        }
-        if columns.is_empty() {
-            return self;
-        }
-        let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-        if let Ok(metadata) = ArrowReaderMetadata::try_new(parquet, options) {
+        let columns: Vec<usize> =
+            filter.columns().into_iter().filter(|c| self.dictionary_columns.binary_search(c).is_ok()).collect();
+        if !columns.is_empty() {
             let conjuncts = filter.over(&columns).map(|p| p.conjunct).collect();
-            self.dictionary = Some(DictionaryRead { metadata, columns, conjuncts, filter: filter.clone() });
+            self.dictionary = Some(DictionaryRead { columns, conjuncts, filter: filter.clone() });
         }
         self
+    }
+
+    /// The output columns this file decodes as dictionaries (and gathers into `Utf8`).
+    pub fn dictionary_columns(&self) -> &[usize] {
+        &self.dictionary_columns
     }
 
     /// The pushed conjuncts this file's decoders already apply per dictionary value (positions
@@ -366,12 +370,16 @@ impl ParquetFileScan {
     /// Decodes `row_groups` from their prefetched column chunks into batches of the output
     /// schema. Returns the rows decoded but dropped by dictionary filtering (see
     /// [`Self::dictionary_conjuncts`]): `out` sees only the rows that passed those conjuncts.
+    /// With `narrow`, declared `Decimal128` columns may arrive as `Decimal32`/`Decimal64` of the
+    /// same precision and scale, for the caller to widen with [`widen_decimal`] once it has
+    /// dropped the rows its filters reject.
     pub fn decode(
         &self,
         row_groups: &[usize],
         selection: Option<&RowSelection>,
         fetched: FetchedRanges,
         batch_size: usize,
+        narrow: bool,
         out: &mut dyn FnMut(RecordBatch) -> Result<()>,
     ) -> Result<u64> {
         if self.leaves.is_empty() {
@@ -396,7 +404,7 @@ impl ParquetFileScan {
                     }
                 }
             }
-            out(self.to_declared_types(&batch)?)?;
+            out(self.to_declared_types(&batch, narrow)?)?;
         }
         Ok(dropped)
     }
@@ -575,8 +583,7 @@ impl ParquetFileScan {
         batch_size: usize,
     ) -> Result<ParquetRecordBatchReader> {
         let built = catch_decoder_panic(AssertUnwindSafe(|| {
-            let metadata = self.dictionary.as_ref().map_or(&self.metadata, |d| &d.metadata);
-            let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(fetched, metadata.clone())
+            let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(fetched, self.read_metadata.clone())
                 .with_projection(read.mask)
                 .with_row_groups(row_groups.to_vec())
                 .with_batch_size(batch_size.max(1));
@@ -629,8 +636,10 @@ impl ParquetFileScan {
         Ok(())
     }
 
-    /// Casts a decoded batch to the declared types, with NULL columns for columns the file lacks.
-    fn to_declared_types(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    /// Casts a decoded batch to the declared types, with NULL columns for columns the file lacks;
+    /// with `narrow`, decimals the decoder left narrow stay so (see [`widen_decimal`]) and the
+    /// batch's schema says so.
+    fn to_declared_types(&self, batch: &RecordBatch, narrow: bool) -> Result<RecordBatch> {
         let rows = batch.num_rows();
         let columns = self
             .output
@@ -638,18 +647,34 @@ impl ParquetFileScan {
             .iter()
             .zip(&self.sources)
             .map(|(field, source)| match source {
+                Some(i) if narrow && is_narrow_decimal(batch.column(*i).data_type(), field.data_type()) => {
+                    Ok(batch.column(*i).clone())
+                }
                 Some(i) => self.cast_column(field, batch.column(*i)),
                 None => Ok(new_null_array(field.data_type(), rows)),
             })
             .collect::<Result<Vec<_>>>()?;
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
-        Ok(RecordBatch::try_new_with_options(self.output.clone(), columns, &options)?)
+        Ok(RecordBatch::try_new_with_options(schema_of(&self.output, &columns), columns, &options)?)
     }
 
     /// One decoded column in the declared type of `field`.
     fn cast_column(&self, field: &Field, array: &ArrayRef) -> Result<ArrayRef> {
         if array.data_type() == field.data_type() {
             return Ok(array.clone());
+        }
+        if let Some(widened) = widen_decimal(array, field.data_type()) {
+            return widened;
+        }
+        if field.data_type() == &DataType::Utf8 && is_string_dictionary(array.data_type()) {
+            if let Some(dictionary) = array.as_dictionary_opt::<arrow::datatypes::Int32Type>() {
+                return dictionary_to_utf8(dictionary).map_err(|e| EngineError::Data {
+                    file: self.object.url.clone(),
+                    row: None,
+                    column: Some(field.name().clone()),
+                    message: e.to_string(),
+                });
+            }
         }
         let options = CastOptions { safe: false, ..Default::default() };
         cast_with_options(array, field.data_type(), &options).map_err(|e| EngineError::Data {
@@ -659,6 +684,100 @@ impl ParquetFileScan {
             message: format!("cannot read {} as {}: {e}", array.data_type(), field.data_type()),
         })
     }
+}
+
+/// The footer to decode with, reading as `Dictionary(Int32, Utf8)` every output column
+/// declared `Utf8` that the file stores as `Utf8` in one leaf whose data pages are all
+/// dictionary-encoded in every row group (a chunk that falls back to plain pages part-way
+/// would make the decoder build a dictionary by hashing every value), and as `Decimal32` or
+/// `Decimal64` every declared `Decimal128` the file stores in INT32 or INT64 with the same
+/// precision and scale (see [`widen_decimal`]); with the dictionary columns, ascending.
+/// `matched` is each output column's root in the file.
+fn read_types(
+    metadata: &ArrowReaderMetadata,
+    output: &Schema,
+    matched: &[Option<usize>],
+) -> (ArrowReaderMetadata, Vec<usize>) {
+    let file_schema = metadata.schema();
+    let parquet = metadata.metadata();
+    let descr = parquet.file_metadata().schema_descr();
+    let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns = Vec::new();
+    let mut narrowed = false;
+    for (column, (field, root)) in output.fields().iter().zip(matched).enumerate() {
+        let Some(root) = *root else { continue };
+        let leaves: Vec<usize> =
+            (0..descr.num_columns()).filter(|leaf| descr.get_column_root_idx(*leaf) == root).collect();
+        let [leaf] = leaves[..] else { continue };
+        match (field.data_type(), fields[root].data_type()) {
+            (DataType::Utf8, DataType::Utf8)
+                if parquet.row_groups().iter().all(|rg| fully_dictionary_encoded(rg.column(leaf))) =>
+            {
+                fields[root] = fields[root].clone().with_data_type(dictionary_type());
+                columns.push(column);
+            }
+            (DataType::Decimal128(p, s), DataType::Decimal128(fp, fs)) if (p, s) == (fp, fs) => {
+                let narrow = match descr.column(leaf).physical_type() {
+                    parquet::basic::Type::INT32 => DataType::Decimal32(*p, *s),
+                    parquet::basic::Type::INT64 => DataType::Decimal64(*p, *s),
+                    _ => continue,
+                };
+                fields[root] = fields[root].clone().with_data_type(narrow);
+                narrowed = true;
+            }
+            _ => {}
+        }
+    }
+    if columns.is_empty() && !narrowed {
+        return (metadata.clone(), columns);
+    }
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+    match ArrowReaderMetadata::try_new(parquet.clone(), options) {
+        Ok(read) => (read, columns),
+        Err(_) => (metadata.clone(), Vec::new()),
+    }
+}
+
+/// `array` widened to `declared` when it is a decimal the decoder left in the file's narrow
+/// integer (`Decimal32`/`Decimal64` of the declared precision and scale standing for a
+/// declared `Decimal128`); `None` for any other array. The crate would widen every decoded
+/// row to 16 bytes; left narrow, a scan widens only the rows that survive its filters.
+pub fn widen_decimal(array: &ArrayRef, declared: &DataType) -> Option<Result<ArrayRef>> {
+    use arrow::datatypes::{Decimal128Type, Decimal32Type, Decimal64Type};
+    let DataType::Decimal128(p, s) = declared else { return None };
+    let widened = match array.data_type() {
+        DataType::Decimal64(ap, as_) if (ap, as_) == (p, s) => {
+            array.as_primitive::<Decimal64Type>().unary::<_, Decimal128Type>(|v| v as i128)
+        }
+        DataType::Decimal32(ap, as_) if (ap, as_) == (p, s) => {
+            array.as_primitive::<Decimal32Type>().unary::<_, Decimal128Type>(|v| v as i128)
+        }
+        _ => return None,
+    };
+    Some(widened.with_precision_and_scale(*p, *s).map(|a| Arc::new(a) as ArrayRef).map_err(EngineError::from))
+}
+
+/// Whether a decoded column of type `decoded` is a narrow decimal standing for `declared` (see
+/// [`widen_decimal`]).
+pub fn is_narrow_decimal(decoded: &DataType, declared: &DataType) -> bool {
+    match (decoded, declared) {
+        (DataType::Decimal32(p, s) | DataType::Decimal64(p, s), DataType::Decimal128(dp, ds)) => (p, s) == (dp, ds),
+        _ => false,
+    }
+}
+
+/// `schema` with each field's type replaced by its column's (the same `Arc` when all agree).
+pub fn schema_of(schema: &SchemaRef, columns: &[ArrayRef]) -> SchemaRef {
+    if schema.fields().iter().zip(columns).all(|(f, c)| f.data_type() == c.data_type()) {
+        return schema.clone();
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .zip(columns)
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 /// Below one passing row in this many, the second phase of a late decode skips the failing rows

@@ -788,6 +788,161 @@ fn dictionary_filtering_matches_row_filtering_on_every_chunk_kind() {
     }
 }
 
+/// Strings of fully dictionary-encoded chunks are decoded as dictionaries and gathered into
+/// `Utf8` by `dictionary_strings`; plain chunks and chunks that fall back to plain pages keep
+/// the crate's own path. Every kind reads exactly the written values, NULLs included.
+#[test]
+fn dictionary_decoded_strings_read_exactly_on_every_chunk_kind() {
+    use crate::io::fetched_ranges::FetchedRanges;
+    use crate::io::object_reader::ObjectFile;
+    use crate::io::parquet_scan::ParquetFileScan;
+    use parquet::file::metadata::ParquetMetaDataReader;
+    use parquet::schema::types::ColumnPath;
+    let f = fixture();
+    let data = f.dir.path().join("dict");
+    let mode = ColumnPath::from("mode");
+    let a = data.join("a.parquet");
+    write_with(&a, &modes(0..1000, None), WriterProperties::builder().set_max_row_group_row_count(Some(500)).build());
+    let b = data.join("b.parquet");
+    write_with(
+        &b,
+        &modes(1000..2000, None),
+        WriterProperties::builder().set_column_dictionary_enabled(mode, false).build(),
+    );
+    let c = data.join("c.parquet");
+    let mixed = WriterProperties::builder()
+        .set_dictionary_page_size_limit(256)
+        .set_write_batch_size(50)
+        .set_data_page_row_count_limit(50)
+        .build();
+    write_with(&c, &modes(2000..3000, Some(2500)), mixed);
+    let strings = |array: &ArrayRef| -> Vec<Option<String>> {
+        array.as_string::<i32>().iter().map(|s| s.map(str::to_string)).collect()
+    };
+    let output =
+        Arc::new(Schema::new(vec![Field::new("note", DataType::Utf8, true), Field::new("mode", DataType::Utf8, true)]));
+    for (path, ids, distinct_after, dictionary) in
+        [(a, 0..1000, None, true), (b, 1000..2000, None, false), (c, 2000..3000, Some(2500), false)]
+    {
+        let bytes = bytes::Bytes::from(fs::read(&path).unwrap());
+        let size = bytes.len() as u64;
+        let metadata = Arc::new(ParquetMetaDataReader::new().parse_and_finish(&bytes).unwrap());
+        let object = Arc::new(ObjectFile {
+            store: Arc::new(object_store::memory::InMemory::new()),
+            path: "t/x.parquet".into(),
+            url: url(&path),
+            size,
+            version: None,
+        });
+        let parquet = ParquetFileScan::plan(object, metadata, output.clone()).unwrap();
+        assert_eq!(parquet.dictionary_columns().contains(&1), dictionary, "{path:?}");
+        let fetched = FetchedRanges::new(size, std::slice::from_ref(&(0..size)), vec![bytes]);
+        let row_groups: Vec<usize> = (0..parquet.num_row_groups()).collect();
+        let mut batches = Vec::new();
+        parquet
+            .decode(&row_groups, None, fetched, 64, false, &mut |batch| {
+                batches.push(batch);
+                Ok(())
+            })
+            .unwrap();
+        let out = arrow::compute::concat_batches(&output, &batches).unwrap();
+        let expected = modes(ids, distinct_after);
+        assert_eq!(out.schema(), output);
+        assert_eq!(strings(out.column(0)), strings(expected.column(2)), "{path:?}");
+        assert_eq!(strings(out.column(1)), strings(expected.column(1)), "{path:?}");
+    }
+}
+
+/// Decimals stored in INT32/INT64 come out of the decoder narrow and are widened to the
+/// declared `Decimal128` only for the rows a filter reads or the scan emits; every way of
+/// reading (eager, late, runtime filter on a decimal) gives the exact values, NULLs included.
+#[test]
+fn narrow_decimals_are_widened_exactly_after_the_filters() {
+    use crate::io::fetched_ranges::FetchedRanges;
+    use crate::io::object_reader::ObjectFile;
+    use crate::io::parquet_scan::ParquetFileScan;
+    use arrow::datatypes::Decimal128Type;
+    use parquet::file::metadata::ParquetMetaDataReader;
+    let mut f = fixture();
+    f.ctx.batch_size = 128;
+    let data = f.dir.path().join("decimals");
+    let n = 2000i64;
+    let price = Decimal128Array::from_iter((0..n).map(|i| (i % 11 != 0).then_some(i as i128 * 101 - 50_000)));
+    let qty = Decimal128Array::from_iter((0..n).map(|i| (i % 13 != 0).then_some((i % 50) as i128 * 100)));
+    let name: ArrayRef = Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("n{i}"))));
+    let file = batch(vec![
+        ("id", ids(n)),
+        ("price", Arc::new(price.with_precision_and_scale(15, 2).unwrap()) as ArrayRef),
+        ("qty", Arc::new(qty.with_precision_and_scale(7, 2).unwrap()) as ArrayRef),
+        ("name", name),
+    ]);
+    let path = data.join("d.parquet");
+    write_parquet(&path, &file, 700);
+
+    // The decoder leaves them narrow only when asked to.
+    let bytes = bytes::Bytes::from(fs::read(&path).unwrap());
+    let size = bytes.len() as u64;
+    let metadata = Arc::new(ParquetMetaDataReader::new().parse_and_finish(&bytes).unwrap());
+    let object = Arc::new(ObjectFile {
+        store: Arc::new(object_store::memory::InMemory::new()),
+        path: "t/d.parquet".into(),
+        url: url(&path),
+        size,
+        version: None,
+    });
+    let output = Arc::new(Schema::new(vec![
+        Field::new("price", DataType::Decimal128(15, 2), true),
+        Field::new("qty", DataType::Decimal128(7, 2), true),
+    ]));
+    let parquet = ParquetFileScan::plan(object, metadata, output.clone()).unwrap();
+    for (narrow, types) in [
+        (true, [DataType::Decimal64(15, 2), DataType::Decimal32(7, 2)]),
+        (false, [DataType::Decimal128(15, 2), DataType::Decimal128(7, 2)]),
+    ] {
+        let fetched = FetchedRanges::new(size, std::slice::from_ref(&(0..size)), vec![bytes.clone()]);
+        let mut batches = Vec::new();
+        parquet
+            .decode(&[0, 1, 2], None, fetched, 300, narrow, &mut |b| {
+                batches.push(b);
+                Ok(())
+            })
+            .unwrap();
+        for b in &batches {
+            let decoded: Vec<DataType> = b.schema().fields().iter().map(|f| f.data_type().clone()).collect();
+            assert_eq!(decoded, types, "narrow={narrow}");
+        }
+    }
+
+    // Through the scan: a filter on qty, price projected; a runtime filter on price.
+    let t = table(
+        &data,
+        DataFormat::Parquet,
+        &[("id", "bigint"), ("price", "decimal(15,2)"), ("qty", "decimal(7,2)"), ("name", "string")],
+        &[],
+        &[],
+    );
+    let decimal = |v: i128, p: u8| ScalarValue::Decimal128(Some(v), p, 2);
+    let few = cmp(2, BinaryOp::Lt, decimal(300, 7));
+    let plan = scan(t.clone(), vec![0, 1, 3], vec![few.clone()], vec![]);
+    let (out, _) = run_both_ways(&f, &plan, &[]);
+    let kept: Vec<i64> = (0..n).filter(|i| i % 13 != 0 && i % 50 < 3).collect();
+    assert_eq!(col_i64(&out, 0), kept.iter().map(|i| Some(*i)).collect::<Vec<_>>());
+    let prices: Vec<Option<i128>> = out.column(1).as_primitive::<Decimal128Type>().iter().collect();
+    let expected: Vec<Option<i128>> = kept.iter().map(|&i| (i % 11 != 0).then_some(i as i128 * 101 - 50_000)).collect();
+    assert_eq!(prices, expected);
+    assert_eq!(out.schema(), plan.schema);
+
+    let keys: ArrayRef = Arc::new(
+        Decimal128Array::from(vec![101 * 12 - 50_000, 101 * 26 - 50_000]).with_precision_and_scale(15, 2).unwrap(),
+    );
+    let plan = scan(t, vec![2, 1, 0], vec![], vec![]);
+    let (out, _) = run_both_ways(&f, &plan, &[published(1, keys)]);
+    assert_eq!(col_i64(&out, 2), vec![Some(12), Some(26)]);
+    let qty: Vec<Option<i128>> = out.column(0).as_primitive::<Decimal128Type>().iter().collect();
+    assert_eq!(qty, vec![Some(1200), None]);
+    assert_eq!(out.schema(), plan.schema);
+}
+
 #[test]
 fn conjuncts_narrow_the_batch_as_they_go_and_keep_exact_answers() {
     let mut f = fixture();
