@@ -79,6 +79,10 @@ enum Input {
 }
 
 fn main() -> ExitCode {
+    if let Some(message) = tarn_engine::process::missing_cpu_features() {
+        eprintln!("{message}");
+        return ExitCode::FAILURE;
+    }
     tarn_engine::process::disable_transparent_huge_pages();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches).and_then(Cli::validated) {

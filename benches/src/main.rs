@@ -185,6 +185,9 @@ struct WorkerArgs {
 }
 
 fn main() -> Result<()> {
+    if let Some(message) = tarn_engine::process::missing_cpu_features() {
+        anyhow::bail!(message);
+    }
     tarn_engine::process::disable_transparent_huge_pages();
     match Cli::parse().command {
         Commands::Tpch(args) => {

@@ -25,6 +25,37 @@ pub fn disable_transparent_huge_pages() {
     }
 }
 
+/// The CPU features this build was compiled to use (`.cargo/config.toml` targets x86-64-v3) that
+/// the machine lacks, as a message naming them and how to rebuild; `None` when all are there.
+///
+/// Why: a binary built for AVX2 dies on an older CPU with SIGILL at whatever hot loop first uses
+/// one, with no hint why. The binaries call this first thing in `main`, before any of our
+/// vectorised code runs (the standard library's start-up is compiled for baseline x86-64).
+pub fn missing_cpu_features() -> Option<String> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut missing = Vec::new();
+        macro_rules! require {
+            ($($feature:tt),*) => {$(
+                #[cfg(target_feature = $feature)]
+                if !std::arch::is_x86_feature_detected!($feature) {
+                    missing.push($feature);
+                }
+            )*};
+        }
+        require!("avx", "avx2", "bmi1", "bmi2", "fma", "lzcnt", "movbe", "f16c", "sse4.2", "popcnt");
+        if !missing.is_empty() {
+            return Some(format!(
+                "this Tarn build needs CPU features this machine lacks: {}. Rebuild for a baseline \
+                 x86-64 CPU with CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS=\"-C target-cpu=x86-64\" \
+                 cargo build --release",
+                missing.join(", ")
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +67,12 @@ mod tests {
         // SAFETY: PR_GET_THP_DISABLE reads a flag of the calling process.
         let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
         assert_eq!(disabled, 1);
+    }
+
+    #[test]
+    fn the_machine_running_the_tests_has_what_the_build_uses() {
+        // The test binary itself was built with the same flags, so it ran this far: every feature
+        // the build enabled is present, and the check must agree.
+        assert_eq!(missing_cpu_features(), None);
     }
 }
