@@ -10,7 +10,9 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray, StringViewArray,
     TimestampMillisecondArray,
 };
-use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{
+    DataType, Date32Type, Field, Int32Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
@@ -788,15 +790,51 @@ fn dictionary_filtering_matches_row_filtering_on_every_chunk_kind() {
     }
 }
 
+/// `path` read whole into memory and planned for `output`, with a decoder run over
+/// `row_groups` (all when `None`) collecting its batches: the steps the decoder-level tests share.
+struct DecodedFile {
+    parquet: crate::io::parquet_scan::ParquetFileScan,
+    bytes: bytes::Bytes,
+}
+
+impl DecodedFile {
+    fn plan(path: &Path, output: SchemaRef) -> DecodedFile {
+        use crate::io::object_reader::ObjectFile;
+        use crate::io::parquet_scan::ParquetFileScan;
+        use parquet::file::metadata::ParquetMetaDataReader;
+        let bytes = bytes::Bytes::from(fs::read(path).unwrap());
+        let metadata = Arc::new(ParquetMetaDataReader::new().parse_and_finish(&bytes).unwrap());
+        let object = Arc::new(ObjectFile {
+            store: Arc::new(object_store::memory::InMemory::new()),
+            path: "t/x.parquet".into(),
+            url: url(path),
+            size: bytes.len() as u64,
+            version: None,
+        });
+        DecodedFile { parquet: ParquetFileScan::plan(object, metadata, output).unwrap(), bytes }
+    }
+
+    fn decode(&self, row_groups: Option<&[usize]>, batch_size: usize, narrow: bool) -> Vec<RecordBatch> {
+        use crate::io::fetched_ranges::FetchedRanges;
+        let size = self.bytes.len() as u64;
+        let fetched = FetchedRanges::new(size, std::slice::from_ref(&(0..size)), vec![self.bytes.clone()]);
+        let all: Vec<usize> = (0..self.parquet.num_row_groups()).collect();
+        let mut batches = Vec::new();
+        self.parquet
+            .decode(row_groups.unwrap_or(&all), None, fetched, batch_size, narrow, &mut |batch| {
+                batches.push(batch);
+                Ok(())
+            })
+            .unwrap();
+        batches
+    }
+}
+
 /// Strings of fully dictionary-encoded chunks are decoded as dictionaries and gathered into
 /// `Utf8` by `dictionary_strings`; plain chunks and chunks that fall back to plain pages keep
 /// the crate's own path. Every kind reads exactly the written values, NULLs included.
 #[test]
 fn dictionary_decoded_strings_read_exactly_on_every_chunk_kind() {
-    use crate::io::fetched_ranges::FetchedRanges;
-    use crate::io::object_reader::ObjectFile;
-    use crate::io::parquet_scan::ParquetFileScan;
-    use parquet::file::metadata::ParquetMetaDataReader;
     use parquet::schema::types::ColumnPath;
     let f = fixture();
     let data = f.dir.path().join("dict");
@@ -824,27 +862,9 @@ fn dictionary_decoded_strings_read_exactly_on_every_chunk_kind() {
     for (path, ids, distinct_after, dictionary) in
         [(a, 0..1000, None, true), (b, 1000..2000, None, false), (c, 2000..3000, Some(2500), false)]
     {
-        let bytes = bytes::Bytes::from(fs::read(&path).unwrap());
-        let size = bytes.len() as u64;
-        let metadata = Arc::new(ParquetMetaDataReader::new().parse_and_finish(&bytes).unwrap());
-        let object = Arc::new(ObjectFile {
-            store: Arc::new(object_store::memory::InMemory::new()),
-            path: "t/x.parquet".into(),
-            url: url(&path),
-            size,
-            version: None,
-        });
-        let parquet = ParquetFileScan::plan(object, metadata, output.clone()).unwrap();
-        assert_eq!(parquet.dictionary_columns().contains(&1), dictionary, "{path:?}");
-        let fetched = FetchedRanges::new(size, std::slice::from_ref(&(0..size)), vec![bytes]);
-        let row_groups: Vec<usize> = (0..parquet.num_row_groups()).collect();
-        let mut batches = Vec::new();
-        parquet
-            .decode(&row_groups, None, fetched, 64, false, &mut |batch| {
-                batches.push(batch);
-                Ok(())
-            })
-            .unwrap();
+        let file = DecodedFile::plan(&path, output.clone());
+        assert_eq!(file.parquet.dictionary_columns().contains(&1), dictionary, "{path:?}");
+        let batches = file.decode(None, 64, false);
         let out = arrow::compute::concat_batches(&output, &batches).unwrap();
         let expected = modes(ids, distinct_after);
         assert_eq!(out.schema(), output);
@@ -858,11 +878,7 @@ fn dictionary_decoded_strings_read_exactly_on_every_chunk_kind() {
 /// reading (eager, late, runtime filter on a decimal) gives the exact values, NULLs included.
 #[test]
 fn narrow_decimals_are_widened_exactly_after_the_filters() {
-    use crate::io::fetched_ranges::FetchedRanges;
-    use crate::io::object_reader::ObjectFile;
-    use crate::io::parquet_scan::ParquetFileScan;
     use arrow::datatypes::Decimal128Type;
-    use parquet::file::metadata::ParquetMetaDataReader;
     let mut f = fixture();
     f.ctx.batch_size = 128;
     let data = f.dir.path().join("decimals");
@@ -880,33 +896,16 @@ fn narrow_decimals_are_widened_exactly_after_the_filters() {
     write_parquet(&path, &file, 700);
 
     // The decoder leaves them narrow only when asked to.
-    let bytes = bytes::Bytes::from(fs::read(&path).unwrap());
-    let size = bytes.len() as u64;
-    let metadata = Arc::new(ParquetMetaDataReader::new().parse_and_finish(&bytes).unwrap());
-    let object = Arc::new(ObjectFile {
-        store: Arc::new(object_store::memory::InMemory::new()),
-        path: "t/d.parquet".into(),
-        url: url(&path),
-        size,
-        version: None,
-    });
     let output = Arc::new(Schema::new(vec![
         Field::new("price", DataType::Decimal128(15, 2), true),
         Field::new("qty", DataType::Decimal128(7, 2), true),
     ]));
-    let parquet = ParquetFileScan::plan(object, metadata, output.clone()).unwrap();
+    let decoded = DecodedFile::plan(&path, output);
     for (narrow, types) in [
         (true, [DataType::Decimal64(15, 2), DataType::Decimal32(7, 2)]),
         (false, [DataType::Decimal128(15, 2), DataType::Decimal128(7, 2)]),
     ] {
-        let fetched = FetchedRanges::new(size, std::slice::from_ref(&(0..size)), vec![bytes.clone()]);
-        let mut batches = Vec::new();
-        parquet
-            .decode(&[0, 1, 2], None, fetched, 300, narrow, &mut |b| {
-                batches.push(b);
-                Ok(())
-            })
-            .unwrap();
+        let batches = decoded.decode(Some(&[0, 1, 2]), 300, narrow);
         for b in &batches {
             let decoded: Vec<DataType> = b.schema().fields().iter().map(|f| f.data_type().clone()).collect();
             assert_eq!(decoded, types, "narrow={narrow}");
